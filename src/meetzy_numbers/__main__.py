@@ -1,0 +1,3 @@
+from meetzy_numbers.cli import main
+
+main()

@@ -35,12 +35,13 @@ class Paths:
         return self.data_dir / "callerid-pending.json"
 
     @property
-    def sandbox_dir(self) -> Path:
-        return self.data_dir / "sandbox"
+    def sandbox_state_file(self) -> Path:
+        """The simulated Twilio's records; only a sandboxed home has one."""
+        return self.data_dir / "twilio.json"
 
     def sandboxed(self) -> Paths:
-        """The separate home the sandbox runs in."""
-        root = self.sandbox_dir / "home"
+        """The separate home the sandbox runs in, inside the data folder."""
+        root = self.data_dir / "sandbox"
         return Paths(config_dir=root, cache_dir=root / "cache", data_dir=root)
 
 

@@ -122,12 +122,17 @@ def routing_of(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def cleared_routing() -> dict[str, str]:
-    """Update parameters that clear every routing field (Twilio wants "")."""
+def cleared_routing(routing: dict[str, Any]) -> dict[str, str]:
+    """Update parameters that clear every routing field that is set.
+
+    Twilio clears a field sent as an empty string. Fields already unset are
+    left out: a smaller update changes less by accident, and validators that
+    reject empty URLs (Prism) see only the clears that matter.
+    """
     return {
         name: ""
         for name in ROUTING_FIELDS
-        if not name.endswith("_method")
+        if not name.endswith("_method") and is_set(routing.get(name))
     }
 
 
@@ -190,3 +195,48 @@ class NumberRecord:
     verification: str | None = None
     health: dict[str, Any] | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+def twilio_number(
+    raw: dict[str, Any], account_sid: str, account_name: str, webhook_base: str
+) -> NumberRecord:
+    """A NumberRecord from an IncomingPhoneNumber as Twilio gives it."""
+    routing = routing_of(raw)
+    assignment = derive_assignment(routing, webhook_base)
+    marked, _ = read_mark(raw.get("friendly_name"))
+    capabilities = raw.get("capabilities") or {}
+    return NumberRecord(
+        sid=str(raw["sid"]),
+        phone_number=str(raw.get("phone_number") or ""),
+        kind=Kind.TWILIO,
+        account_sid=account_sid,
+        account_name=account_name,
+        friendly_name=str(raw.get("friendly_name") or ""),
+        routing=routing,
+        capabilities={str(k).lower(): bool(v) for k, v in capabilities.items()},
+        state=assignment.state,
+        agent=assignment.agent,
+        reason=assignment.reason,
+        marked_for_return=marked,
+        raw=raw,
+    )
+
+
+def caller_id(
+    raw: dict[str, Any],
+    account_sid: str,
+    account_name: str,
+    verification: str = "verified",
+    agent: str | None = None,
+) -> NumberRecord:
+    return NumberRecord(
+        sid=str(raw.get("sid") or ""),
+        phone_number=str(raw.get("phone_number") or ""),
+        kind=Kind.CALLER_ID,
+        account_sid=account_sid,
+        account_name=account_name,
+        friendly_name=str(raw.get("friendly_name") or ""),
+        agent=agent,
+        verification=verification,
+        raw=raw,
+    )

@@ -74,7 +74,7 @@ def describe(e164: str) -> PhoneNumber:
     return PhoneNumber(
         e164=e164,
         region=region if region and region != "ZZ" else None,
-        calling_code=parsed.country_code,
+        calling_code=parsed.country_code or 0,
         national=national,
         area_code=_area_code(parsed),
     )
@@ -105,7 +105,5 @@ def normalise_country(text: str) -> str:
             return regions[0]
     if value in SUPPORTED_COUNTRIES:
         return value
-    supported = ", ".join(
-        f"{cc} (+{code})" for cc, code in SUPPORTED_COUNTRIES.items()
-    )
+    supported = ", ".join(f"{cc} (+{code})" for cc, code in SUPPORTED_COUNTRIES.items())
     raise UsageError(f"country {text!r} is not supported; use one of {supported}")

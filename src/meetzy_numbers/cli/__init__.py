@@ -1,0 +1,13 @@
+"""The command line: one module per group of commands, over one typer app."""
+
+from __future__ import annotations
+
+from meetzy_numbers.cli import admin, changes, doctor, numbers  # noqa: F401 - registers
+from meetzy_numbers.cli.app import app
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "main"]

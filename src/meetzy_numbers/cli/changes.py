@@ -1,0 +1,394 @@
+"""Commands that change numbers: assign, disconnect, reset, return."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import typer
+
+from meetzy_numbers.cli.app import Format, Run, app, confirm, confirm_typed, run_of
+from meetzy_numbers.cli.options import (
+    AccountOption,
+    AllOption,
+    DryRunOption,
+    ForceOption,
+    OutputOption,
+    YesOption,
+)
+from meetzy_numbers.errors import ExitCode, MeetzyError, NotFound, UsageError
+from meetzy_numbers.model.numbers import NumberRecord, State
+from meetzy_numbers.operations import changes
+from meetzy_numbers.operations.changes import ChangeResult, Outcome, Planner
+from meetzy_numbers.operations.select import Selection, Selector, parse_age, select
+
+NumbersArgument = Annotated[
+    list[str] | None,
+    typer.Argument(help="Numbers in any writing, PN… SIDs, or - to read stdin."),
+]
+MarkedOption = Annotated[
+    bool, typer.Option("--marked", help="Numbers marked for return.")
+]
+OlderThanOption = Annotated[
+    str | None,
+    typer.Option(
+        "--older-than", help="With --marked: marked at least this long ago (7d, 2w)."
+    ),
+]
+StateOption = Annotated[
+    list[State] | None, typer.Option("--state", help="Numbers in this state.")
+]
+AgentSelectOption = Annotated[
+    str | None, typer.Option("--agent", help="Numbers of this agent.")
+]
+
+
+@app.command()
+def assign(
+    ctx: typer.Context,
+    targets: Annotated[
+        list[str], typer.Argument(help="NUMBER… AGENT: numbers, then the agent id.")
+    ],
+    force: ForceOption = False,
+    dry_run: DryRunOption = False,
+    output: OutputOption = Format.table,
+) -> None:
+    """Route unassigned numbers to an agent and label them.
+
+    Example: meetzy-numbers assign +14155550134 sales-es
+    """
+    run = run_of(ctx)
+    run.output.format = output.value
+    if len(targets) < 2:
+        raise UsageError("give a number and an agent: assign NUMBER… AGENT")
+    *refs, agent = targets
+    planner = changes.plan_assign(run.context, agent, force=force)
+    selection = _select(run, refs, Selector())
+    _execute(run, "assign", selection, planner, dry_run=dry_run)
+
+
+@app.command()
+def disconnect(
+    ctx: typer.Context,
+    numbers: NumbersArgument = None,
+    agent: AgentSelectOption = None,
+    account: AccountOption = None,
+    force: ForceOption = False,
+    yes: YesOption = False,
+    dry_run: DryRunOption = False,
+    output: OutputOption = Format.table,
+) -> None:
+    """Unlink numbers from their agent without replacing them.
+
+    Example: meetzy-numbers disconnect +34612345678 --yes
+    """
+    run = run_of(ctx)
+    run.output.format = output.value
+    selection = _select(run, numbers or [], Selector(agent=agent), account=account)
+    planner = changes.plan_disconnect(run.context, force=force)
+    _execute(run, "disconnect", selection, planner, dry_run=dry_run, yes=yes)
+
+
+@app.command()
+def reset(
+    ctx: typer.Context,
+    numbers: NumbersArgument = None,
+    marked: MarkedOption = False,
+    older_than: OlderThanOption = None,
+    state: StateOption = None,
+    agent: AgentSelectOption = None,
+    account: AccountOption = None,
+    all_accounts: AllOption = False,
+    yes: YesOption = False,
+    dry_run: DryRunOption = False,
+    output: OutputOption = Format.table,
+) -> None:
+    """Clear every routing field and the return mark; numbers stay in the account.
+
+    Example: meetzy-numbers reset +14155550123 +14155550124 --yes
+    """
+    run = run_of(ctx)
+    run.output.format = output.value
+    selector = Selector(
+        marked=marked,
+        older_than=parse_age(older_than) if older_than else None,
+        states=state,
+        agent=agent,
+    )
+    selection = _select(run, numbers or [], selector, account, all_accounts)
+    _execute(run, "reset", selection, changes.plan_reset(), dry_run=dry_run, yes=yes)
+
+
+@app.command("return")
+def return_numbers(
+    ctx: typer.Context,
+    numbers: NumbersArgument = None,
+    marked: MarkedOption = False,
+    older_than: OlderThanOption = None,
+    account: AccountOption = None,
+    force: ForceOption = False,
+    yes: YesOption = False,
+    dry_run: DryRunOption = False,
+    output: OutputOption = Format.table,
+) -> None:
+    """Release numbers to Twilio. Irreversible: asks for the number to be typed.
+
+    Example: meetzy-numbers return --marked --older-than 7d --yes
+    """
+    run = run_of(ctx)
+    run.output.format = output.value
+    selector = Selector(
+        marked=marked, older_than=parse_age(older_than) if older_than else None
+    )
+    selection = _select(run, numbers or [], selector, account)
+    records = selection.records
+    gone = [
+        ChangeResult(
+            "return", _placeholder(text), Outcome.SKIPPED, "not in any account"
+        )
+        for text in selection.missing
+    ]
+    if dry_run:
+        rows = [_plan_row("return", r, "release to Twilio", None) for r in records]
+        _show_plan(run, rows)
+        return
+    if not records:
+        _report(run, "return", gone)
+        return
+    _confirm_release(run, records, yes=yes)
+    ident = changes.new_run_id()
+    results = _run_all(
+        run,
+        "return",
+        records,
+        lambda r: changes.release(run.context, r, force=force, run=ident),
+    )
+    _report(run, "return", gone + results)
+
+
+def _confirm_release(run: Run, records: list[NumberRecord], *, yes: bool) -> None:
+    if len(records) == 1:
+        number = records[0].phone_number
+        confirm_typed(
+            run, f"Return {number} to Twilio? This cannot be undone.", number, yes=yes
+        )
+        return
+    accounts = sorted({r.account_name for r in records})
+    confirm_typed(
+        run,
+        f"Return {len(records)} numbers from {', '.join(accounts)} to Twilio? "
+        "This cannot be undone.",
+        str(len(records)),
+        yes=yes,
+    )
+
+
+# Shared machinery
+
+
+def _select(
+    run: Run,
+    refs: list[str],
+    selector: Selector,
+    account: str | None = None,
+    all_accounts: bool = False,
+) -> Selection:
+    return select(
+        run.context,
+        refs,
+        selector,
+        account_ref=account,
+        all_accounts=all_accounts,
+        stdin=sys.stdin,
+    )
+
+
+def _placeholder(text: str) -> NumberRecord:
+    from meetzy_numbers.model.numbers import Kind
+
+    return NumberRecord(
+        sid="", phone_number=text, kind=Kind.TWILIO, account_sid="", account_name=""
+    )
+
+
+def _execute(
+    run: Run,
+    action: str,
+    selection: Selection,
+    planner: Planner,
+    *,
+    dry_run: bool,
+    yes: bool = True,
+) -> None:
+    missing = [
+        ChangeResult(
+            action,
+            _placeholder(text),
+            Outcome.FAILED,
+            "not in any account",
+            error=NotFound(f"{text} is not a number in any account"),
+        )
+        for text in selection.missing
+    ]
+    records = selection.records
+    if dry_run:
+        _show_plan(run, [_plan_one(action, planner, r) for r in records])
+        _report(run, action, missing, quiet_success=True)
+        return
+    if records and not yes:
+        accounts = sorted({r.account_name for r in records})
+        what = (
+            records[0].phone_number if len(records) == 1 else f"{len(records)} numbers"
+        )
+        confirm(run, f"{action.capitalize()} {what} in {', '.join(accounts)}?", yes=yes)
+    ident = changes.new_run_id()
+    results = _run_all(
+        run,
+        action,
+        records,
+        lambda r: changes.apply_update(run.context, action, r, planner, ident),
+    )
+    _report(run, action, missing + results)
+
+
+def _run_all(
+    run: Run,
+    action: str,
+    records: list[NumberRecord],
+    one: Callable[[NumberRecord], ChangeResult],
+) -> list[ChangeResult]:
+    with run.output.progress(len(records), f"{action} {len(records)} numbers") as tick:
+        return changes.run_many(run.context, records, one, lambda _: tick())
+
+
+def _plan_one(action: str, planner: Planner, record: NumberRecord) -> dict[str, Any]:
+    try:
+        update, reason = planner(record)
+    except MeetzyError as error:
+        return _plan_row(action, record, None, f"refused: {error.message}")
+    if update is None:
+        return _plan_row(action, record, None, f"skip: {reason}")
+    return _plan_row(action, record, _describe(record, update), None)
+
+
+def _describe(record: NumberRecord, update: dict[str, str]) -> str:
+    parts = []
+    for name, value in update.items():
+        old = (
+            record.routing.get(name)
+            if name != "friendly_name"
+            else record.friendly_name
+        )
+        if (old or "") == value:
+            continue
+        parts.append(f"{name}: {old or '-'} -> {value or '-'}")
+    return "; ".join(parts) or "nothing"
+
+
+def _plan_row(
+    action: str, record: NumberRecord, change: str | None, note: str | None
+) -> dict[str, Any]:
+    return {
+        "action": action,
+        "phone_number": record.phone_number,
+        "sid": record.sid,
+        "account_sid": record.account_sid,
+        "account_name": record.account_name,
+        "state": record.state.value if record.state else None,
+        "agent": record.agent,
+        "change": change,
+        "note": note,
+    }
+
+
+def _show_plan(run: Run, rows: list[dict[str, Any]]) -> None:
+    run.output.records(
+        rows,
+        [
+            ("phone_number", "number"),
+            ("account_name", "account"),
+            ("state", "state"),
+            ("change", "would change"),
+            ("note", "note"),
+        ],
+    )
+    run.output.message(f"dry run: {len(rows)} numbers, nothing changed")
+
+
+def _result_row(result: ChangeResult) -> dict[str, Any]:
+    record = result.record
+    return {
+        "action": result.action,
+        "phone_number": record.phone_number,
+        "sid": record.sid or None,
+        "account_sid": record.account_sid or None,
+        "account_name": record.account_name or None,
+        "outcome": result.outcome.value,
+        "detail": result.detail,
+        "state": record.state.value if record.state else None,
+        "agent": record.agent,
+        "journal_id": result.journal_id,
+    }
+
+
+PAST = {
+    "assign": "assigned",
+    "disconnect": "disconnected",
+    "reset": "reset",
+    "return": "returned",
+}
+
+
+def _report(
+    run: Run, action: str, results: list[ChangeResult], *, quiet_success: bool = False
+) -> None:
+    """Print what happened and exit with the code the outcomes add up to."""
+    output = run.output
+    done = [r for r in results if r.outcome is Outcome.DONE]
+    skipped = [r for r in results if r.outcome is Outcome.SKIPPED]
+    failed = [r for r in results if r.outcome is Outcome.FAILED]
+
+    if output.format != "table" or len(results) > 1:
+        if not (quiet_success and not results):
+            output.records(
+                [_result_row(r) for r in results],
+                [
+                    ("phone_number", "number"),
+                    ("account_name", "account"),
+                    ("outcome", "outcome"),
+                    ("detail", "detail"),
+                ],
+                styles={
+                    "outcome:done": "green",
+                    "outcome:skipped": "bright_black",
+                    "outcome:failed": "red",
+                },
+            )
+    for result in done:
+        if len(results) == 1:
+            agent = f" to {result.record.agent}" if action == "assign" else ""
+            output.message(f"{PAST[action]} {result.record.phone_number}{agent}")
+    for result in skipped:
+        if len(results) == 1:
+            output.message(
+                f"nothing to do for {result.record.phone_number}: {result.detail}"
+            )
+    for result in failed:
+        hint = result.error.hint if result.error and len(results) == 1 else None
+        output.error(f"{result.record.phone_number}: {result.detail}", hint)
+    if len(results) > 1:
+        output.message(
+            f"{action}: {len(done)} done, {len(skipped)} skipped, {len(failed)} failed"
+        )
+    raise typer.Exit(int(exit_code_for(results)))
+
+
+def exit_code_for(results: list[ChangeResult]) -> ExitCode:
+    failed = [r for r in results if r.outcome is Outcome.FAILED]
+    if not failed:
+        return ExitCode.OK
+    if len(failed) < len(results):
+        return ExitCode.PARTIAL
+    codes = {r.error.exit_code if r.error else ExitCode.FAILED for r in failed}
+    return codes.pop() if len(codes) == 1 else ExitCode.PARTIAL

@@ -1,0 +1,282 @@
+"""Twilio access per account: clients, credentials, paging and error mapping.
+
+Every command reaches Twilio through one Gateway. It picks the credentials an
+account needs (viewing may use the main account's; managing a subaccount
+needs its own, per the contract), builds one twilio-python client per
+credential over the shared HTTP layer, and hands back plain dicts so the
+layers above never see a twilio-python object.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from meetzy_numbers.errors import CredentialsError
+from meetzy_numbers.gateway.errors import mapped_errors
+from meetzy_numbers.gateway.http import GatewayHttpClient
+from meetzy_numbers.model.accounts import Account
+from meetzy_numbers.store.credentials import Credential, CredentialStore
+
+if TYPE_CHECKING:
+    from twilio.rest import Client
+
+PAGE_SIZE = 1000
+
+NUMBER_FIELDS: tuple[str, ...] = (
+    "sid",
+    "account_sid",
+    "phone_number",
+    "friendly_name",
+    "capabilities",
+    "voice_url",
+    "voice_method",
+    "voice_fallback_url",
+    "voice_fallback_method",
+    "voice_application_sid",
+    "trunk_sid",
+    "status_callback",
+    "status_callback_method",
+    "sms_url",
+    "sms_method",
+    "sms_fallback_url",
+    "sms_fallback_method",
+    "sms_application_sid",
+    "voice_caller_id_lookup",
+    "voice_receive_mode",
+    "address_requirements",
+    "address_sid",
+    "bundle_sid",
+    "identity_sid",
+    "emergency_status",
+    "emergency_address_sid",
+    "origin",
+    "status",
+    "date_created",
+    "date_updated",
+)
+CALLER_ID_FIELDS: tuple[str, ...] = (
+    "sid",
+    "account_sid",
+    "phone_number",
+    "friendly_name",
+    "date_created",
+    "date_updated",
+)
+
+
+def as_dict(instance: object, fields: Iterable[str]) -> dict[str, Any]:
+    """The fields of a twilio-python instance as JSON-ready values."""
+    record: dict[str, Any] = {}
+    for name in fields:
+        value = getattr(instance, name, None)
+        if isinstance(value, datetime):
+            value = value.isoformat()
+        elif value is not None and hasattr(value, "value"):  # twilio-python enums
+            value = value.value
+        record[name] = value
+    return record
+
+
+class Gateway:
+    def __init__(
+        self,
+        *,
+        main_sid: str,
+        credentials: CredentialStore,
+        http: GatewayHttpClient,
+    ) -> None:
+        self.main_sid = main_sid
+        self.credentials = credentials
+        self.http = http
+        self._clients: dict[tuple[str, str], Client] = {}
+        self._lock = threading.Lock()
+
+    # Credentials and clients
+
+    def credential(self, account: Account, *, manage: bool) -> Credential:
+        try:
+            own = self.credentials.get(account.sid)
+        except CredentialsError:
+            # Viewing a subaccount can fall back on the main account's
+            # credentials (often from the environment) when the keyring fails.
+            if manage or account.sid == self.main_sid:
+                raise
+            own = None
+        if own is not None:
+            return own
+        if account.sid == self.main_sid or account.is_main:
+            raise CredentialsError(
+                f"no credentials for the main account {account.sid}",
+                hint=(
+                    f"store them with: meetzy-numbers creds set {account.sid}, "
+                    "or set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN"
+                ),
+            )
+        if manage:
+            raise CredentialsError(
+                f"subaccount {account.label()} has no credentials of its own, "
+                "and changing its numbers needs them",
+                hint=f"store them with: meetzy-numbers creds set {account.sid}",
+            )
+        main = self.credentials.get(self.main_sid)
+        if main is None:
+            raise CredentialsError(
+                f"no credentials for {account.label()} or the main account",
+                hint=f"store them with: meetzy-numbers creds set {self.main_sid}",
+            )
+        return main
+
+    def client(self, credential: Credential) -> Client:
+        key = (credential.username, credential.account_sid)
+        with self._lock:
+            client = self._clients.get(key)
+            if client is None:
+                from twilio.rest import Client
+
+                client = Client(
+                    credential.username,
+                    credential.secret,
+                    account_sid=credential.account_sid,
+                    http_client=self.http,
+                )
+                self._clients[key] = client
+            return client
+
+    def _account_api(self, account: Account, *, manage: bool) -> tuple[Any, bool]:
+        credential = self.credential(account, manage=manage)
+        api = self.client(credential).api.v2010.accounts(account.sid)
+        key_on_sub = (
+            credential.username.startswith("SK")
+            and credential.account_sid != account.sid
+        )
+        return api, key_on_sub
+
+    # Accounts
+
+    def check(self, credential: Credential) -> Account:
+        """Fetch the credential's own account: proof the secret works."""
+        probe = Account(credential.account_sid, "", is_main=False)
+        with mapped_errors(self.http, action="check the credentials of", account=probe):
+            fetched = (
+                self.client(credential)
+                .api.v2010.accounts(credential.account_sid)
+                .fetch()
+            )
+        return Account(
+            sid=str(fetched.sid),
+            name=str(fetched.friendly_name or ""),
+            status=str(getattr(fetched.status, "value", fetched.status) or "active"),
+            is_main=fetched.owner_account_sid in (None, fetched.sid),
+        )
+
+    def accounts(self) -> list[Account]:
+        """The main account first, then its open subaccounts by name."""
+        main = Account(self.main_sid, "main account", is_main=True)
+        credential = self.credential(main, manage=False)
+        with mapped_errors(self.http, action="list the accounts of", account=main):
+            records = self.client(credential).api.v2010.accounts.list(
+                page_size=PAGE_SIZE
+            )
+        found: list[Account] = []
+        for record in records:
+            status = str(getattr(record.status, "value", record.status) or "active")
+            if status == "closed":
+                continue
+            found.append(
+                Account(
+                    sid=str(record.sid),
+                    name=str(record.friendly_name or ""),
+                    status=status,
+                    is_main=record.sid == self.main_sid,
+                )
+            )
+        if not any(account.is_main for account in found):
+            found.append(main)
+        found.sort(key=lambda account: (not account.is_main, account.name.lower()))
+        return found
+
+    # IncomingPhoneNumbers
+
+    def list_numbers(self, account: Account) -> list[dict[str, Any]]:
+        api, key_on_sub = self._account_api(account, manage=False)
+        with mapped_errors(
+            self.http,
+            action="list the numbers of",
+            account=account,
+            api_key_on_subaccount=key_on_sub,
+        ):
+            return [
+                as_dict(record, NUMBER_FIELDS)
+                for record in api.incoming_phone_numbers.stream(page_size=PAGE_SIZE)
+            ]
+
+    def fetch_number(
+        self, account: Account, sid: str, *, manage: bool = False
+    ) -> dict[str, Any]:
+        api, key_on_sub = self._account_api(account, manage=manage)
+        with mapped_errors(
+            self.http,
+            action="fetch",
+            account=account,
+            what=f"number {sid}",
+            api_key_on_subaccount=key_on_sub,
+        ):
+            return as_dict(api.incoming_phone_numbers(sid).fetch(), NUMBER_FIELDS)
+
+    def find_number(self, account: Account, e164: str) -> dict[str, Any] | None:
+        api, key_on_sub = self._account_api(account, manage=False)
+        with mapped_errors(
+            self.http,
+            action="look up",
+            account=account,
+            what=f"number {e164}",
+            api_key_on_subaccount=key_on_sub,
+        ):
+            records = api.incoming_phone_numbers.list(
+                phone_number=e164, page_size=PAGE_SIZE
+            )
+        matches = [as_dict(record, NUMBER_FIELDS) for record in records]
+        return next((m for m in matches if m["phone_number"] == e164), None)
+
+    def update_number(
+        self, account: Account, sid: str, changes: dict[str, str]
+    ) -> dict[str, Any]:
+        api, key_on_sub = self._account_api(account, manage=True)
+        with mapped_errors(
+            self.http,
+            action="update",
+            account=account,
+            what=f"number {sid}",
+            api_key_on_subaccount=key_on_sub,
+        ):
+            updated = api.incoming_phone_numbers(sid).update(**changes)
+        return as_dict(updated, NUMBER_FIELDS)
+
+    def release_number(self, account: Account, sid: str) -> None:
+        api, key_on_sub = self._account_api(account, manage=True)
+        with mapped_errors(
+            self.http,
+            action="release",
+            account=account,
+            what=f"number {sid}",
+            api_key_on_subaccount=key_on_sub,
+        ):
+            api.incoming_phone_numbers(sid).delete()
+
+    # OutgoingCallerIds
+
+    def list_caller_ids(self, account: Account) -> list[dict[str, Any]]:
+        api, key_on_sub = self._account_api(account, manage=False)
+        with mapped_errors(
+            self.http,
+            action="list the caller IDs of",
+            account=account,
+            api_key_on_subaccount=key_on_sub,
+        ):
+            return [
+                as_dict(record, CALLER_ID_FIELDS)
+                for record in api.outgoing_caller_ids.stream(page_size=PAGE_SIZE)
+            ]

@@ -1,0 +1,360 @@
+"""Changing numbers: assign, disconnect, reset and return, one number at a time.
+
+Each change follows the same steps. Fetch the number as Twilio has it now
+(with the credentials that may manage it), decide what to send, journal the
+intent with the routing before and after, send it, journal the outcome and
+update the cache. A run that dies between the two journal lines leaves a
+"started" line; the next run finds the number already changed and closes it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from meetzy_numbers.errors import MeetzyError, NotFound, Refused
+from meetzy_numbers.model.accounts import Account
+from meetzy_numbers.model.phone import describe
+from meetzy_numbers.model.numbers import (
+    Kind,
+    NumberRecord,
+    State,
+    agent_label,
+    assigned_routing,
+    cleared_routing,
+    is_set,
+    read_mark,
+    without_mark,
+)
+from meetzy_numbers.operations.context import Context
+from meetzy_numbers.operations.inventory import account_of, load_inventory, refreshed
+
+
+class Outcome(str, Enum):
+    DONE = "done"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    PLANNED = "planned"
+
+
+@dataclass
+class ChangeResult:
+    action: str
+    record: NumberRecord
+    outcome: Outcome
+    detail: str | None = None
+    changes: dict[str, str] | None = None
+    journal_id: str | None = None
+    error: MeetzyError | None = None
+
+
+# A plan step: given the number as it is now, the update to send, or None when
+# there is nothing to do (with the reason), or a Refused error.
+Planner = Callable[[NumberRecord], tuple[dict[str, str] | None, str | None]]
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+def snapshot(record: NumberRecord) -> dict[str, Any]:
+    return {**record.routing, "friendly_name": record.friendly_name}
+
+
+def expected_after(record: NumberRecord, changes: dict[str, str]) -> dict[str, Any]:
+    after = snapshot(record)
+    for name, value in changes.items():
+        after[name] = value if is_set(value) else None
+    return after
+
+
+def plain_name(record: NumberRecord) -> str:
+    """The friendly name without the tool's return mark or agent label."""
+    rest = without_mark(record.friendly_name)
+    if not rest or rest.startswith("meetzy:"):
+        return describe(record.phone_number).national
+    return rest
+
+
+def _only_twilio(record: NumberRecord, action: str) -> None:
+    if record.kind is not Kind.TWILIO:
+        raise Refused(
+            f"{record.phone_number} is a caller ID, not a Twilio number; "
+            f"caller IDs cannot be {action}"
+        )
+
+
+# Planners
+
+
+def plan_assign(ctx: Context, agent: str, *, force: bool) -> Planner:
+    if agent not in ctx.config.agents:
+        known = ", ".join(sorted(ctx.config.agents)) or "none yet"
+        raise NotFound(
+            f"no agent {agent!r} in the config (known: {known})",
+            hint=f"add it with: meetzy-numbers agents add {agent} 'Display Name'",
+        )
+    base = ctx.config.webhook_base
+    if not base:
+        raise Refused(
+            "no webhook base is configured, so there is no agent URL to route to",
+            hint="set it with: meetzy-numbers config set webhook_base https://…",
+        )
+
+    def plan(record: NumberRecord) -> tuple[dict[str, str] | None, str | None]:
+        _only_twilio(record, "assigned")
+        if record.state is State.ASSIGNED and record.agent == agent:
+            return None, f"already assigned to {agent}"
+        if record.state is State.ASSIGNED and not force:
+            raise Refused(
+                f"{record.phone_number} is assigned to {record.agent}; "
+                "pass --force to move it"
+            )
+        if record.state is State.PARTIAL and not force:
+            raise Refused(
+                f"{record.phone_number} is partial ({record.reason}); "
+                "pass --force to replace its routing"
+            )
+        changes = {
+            **cleared_routing(record.routing),
+            **assigned_routing(base, agent),
+        }
+        changes["friendly_name"] = agent_label(agent)
+        return changes, None
+
+    return plan
+
+
+def plan_disconnect(ctx: Context, *, force: bool) -> Planner:
+    counts: dict[str, int] = {}
+    inventory = load_inventory(ctx, _all_accounts(ctx))
+    for other in inventory.records:
+        if other.kind is Kind.TWILIO and other.state is State.ASSIGNED and other.agent:
+            counts[other.agent] = counts.get(other.agent, 0) + 1
+
+    def plan(record: NumberRecord) -> tuple[dict[str, str] | None, str | None]:
+        _only_twilio(record, "disconnected")
+        if not record.agent:
+            return None, "not linked to an agent"
+        if (
+            record.state is State.ASSIGNED
+            and counts.get(record.agent, 0) <= 1
+            and not force
+        ):
+            raise Refused(
+                f"{record.phone_number} is the last number of agent {record.agent}; "
+                "disconnecting it leaves the agent unreachable (pass --force)"
+            )
+        changes = {
+            name: ""
+            for name in ("voice_url", "status_callback")
+            if record.routing.get(name)
+        }
+        name = plain_name(record)
+        if name != record.friendly_name:
+            changes["friendly_name"] = name
+        if record.state is State.ASSIGNED:
+            counts[record.agent] = counts.get(record.agent, 1) - 1
+        return changes, None
+
+    return plan
+
+
+def plan_reset() -> Planner:
+    def plan(record: NumberRecord) -> tuple[dict[str, str] | None, str | None]:
+        _only_twilio(record, "reset")
+        marked, _ = read_mark(record.friendly_name)
+        if record.state is State.UNASSIGNED and marked is None:
+            return None, "already unassigned"
+        changes = cleared_routing(record.routing)
+        name = plain_name(record)
+        if name != record.friendly_name:
+            changes["friendly_name"] = name
+        return changes, None
+
+    return plan
+
+
+def _all_accounts(ctx: Context) -> list[Account]:
+    from meetzy_numbers.operations.inventory import list_accounts
+
+    return list_accounts(ctx)
+
+
+# Applying
+
+
+def apply_update(
+    ctx: Context, action: str, record: NumberRecord, plan: Planner, run: str
+) -> ChangeResult:
+    """Fetch, plan, journal, update, journal, cache: one number."""
+    account = account_of(ctx, record)
+    try:
+        live = refreshed(ctx, record, account)
+        changes, skip_reason = plan(live)
+    except MeetzyError as error:
+        return ChangeResult(action, record, Outcome.FAILED, error.message, error=error)
+    if changes is None:
+        _close_unfinished(ctx, action, live)
+        return ChangeResult(action, live, Outcome.SKIPPED, skip_reason)
+
+    started = ctx.journal.append(
+        action=action,
+        status="started",
+        account_sid=account.sid,
+        number_sid=live.sid,
+        phone_number=live.phone_number,
+        before=snapshot(live),
+        after=expected_after(live, changes),
+        run=run,
+    )
+    try:
+        raw = ctx.gateway.update_number(account, live.sid, changes)
+    except MeetzyError as error:
+        ctx.journal.append(
+            action=action,
+            status="failed",
+            account_sid=account.sid,
+            number_sid=live.sid,
+            phone_number=live.phone_number,
+            detail=error.message,
+            run=run,
+            ref=started.id,
+        )
+        return ChangeResult(action, live, Outcome.FAILED, error.message, error=error)
+
+    ctx.cache.update_number(account.sid, raw)
+    from meetzy_numbers.model.numbers import twilio_number
+
+    after = twilio_number(raw, account.sid, account.name, ctx.config.webhook_base)
+    done = ctx.journal.append(
+        action=action,
+        status="done",
+        account_sid=account.sid,
+        number_sid=live.sid,
+        phone_number=live.phone_number,
+        before=snapshot(live),
+        after=snapshot(after),
+        run=run,
+        ref=started.id,
+    )
+    return ChangeResult(
+        action, after, Outcome.DONE, changes=changes, journal_id=done.id
+    )
+
+
+def _close_unfinished(ctx: Context, action: str, live: NumberRecord) -> None:
+    """A run killed after Twilio applied a change left only a "started" line."""
+    latest = next((e for e in ctx.journal.entries() if e.number_sid == live.sid), None)
+    if latest is None or latest.status != "started" or latest.action != action:
+        return
+    if latest.after is not None and latest.after == snapshot(live):
+        ctx.journal.append(
+            action=action,
+            status="done",
+            account_sid=live.account_sid,
+            number_sid=live.sid,
+            phone_number=live.phone_number,
+            before=latest.before,
+            after=latest.after,
+            detail="finished by a later run",
+            run=latest.run,
+            ref=latest.id,
+        )
+
+
+def release(
+    ctx: Context, record: NumberRecord, *, force: bool, run: str
+) -> ChangeResult:
+    """Give a number back to Twilio. Irreversible."""
+    account = account_of(ctx, record)
+    try:
+        _only_twilio(record, "returned")
+        live = refreshed(ctx, record, account)
+        if live.state is State.ASSIGNED and not force:
+            raise Refused(
+                f"{live.phone_number} is assigned to {live.agent}; returning it "
+                "would cut the agent off (disconnect it first, or pass --force)"
+            )
+    except NotFound:
+        return ChangeResult("return", record, Outcome.SKIPPED, "already gone")
+    except MeetzyError as error:
+        return ChangeResult(
+            "return", record, Outcome.FAILED, error.message, error=error
+        )
+
+    started = ctx.journal.append(
+        action="return",
+        status="started",
+        account_sid=account.sid,
+        number_sid=live.sid,
+        phone_number=live.phone_number,
+        before=snapshot(live),
+        after=None,
+        run=run,
+    )
+    try:
+        ctx.gateway.release_number(account, live.sid)
+    except NotFound:
+        pass  # gone between the fetch and the delete: the goal is reached
+    except MeetzyError as error:
+        ctx.journal.append(
+            action="return",
+            status="failed",
+            account_sid=account.sid,
+            number_sid=live.sid,
+            phone_number=live.phone_number,
+            detail=error.message,
+            run=run,
+            ref=started.id,
+        )
+        return ChangeResult("return", live, Outcome.FAILED, error.message, error=error)
+    ctx.cache.remove_number(account.sid, live.sid)
+    done = ctx.journal.append(
+        action="return",
+        status="done",
+        account_sid=account.sid,
+        number_sid=live.sid,
+        phone_number=live.phone_number,
+        before=snapshot(live),
+        after=None,
+        run=run,
+        ref=started.id,
+    )
+    return ChangeResult("return", live, Outcome.DONE, journal_id=done.id)
+
+
+def run_many(
+    ctx: Context,
+    records: Iterable[NumberRecord],
+    one: Callable[[NumberRecord], ChangeResult],
+    on_result: Callable[[ChangeResult], None] | None = None,
+) -> list[ChangeResult]:
+    """Apply ``one`` to every record with bounded concurrency, in input order."""
+    items = list(records)
+    workers = max(1, min(ctx.config.concurrency, len(items)))
+    results: list[ChangeResult] = []
+    if workers == 1:
+        for item in items:
+            result = one(item)
+            results.append(result)
+            if on_result:
+                on_result(result)
+        return results
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
+        futures = [pool.submit(one, item) for item in items]
+        for future in futures:
+            result = future.result()
+            results.append(result)
+            if on_result:
+                on_result(result)
+    finally:
+        # On Ctrl-C, drop what has not started; what is in flight finishes
+        # and is journaled, so every number ends changed or not.
+        pool.shutdown(wait=True, cancel_futures=True)
+    return results

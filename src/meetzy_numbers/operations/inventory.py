@@ -1,0 +1,180 @@
+"""Accounts and numbers: read from the cache when fresh, from Twilio otherwise."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from meetzy_numbers.errors import MeetzyError, NotFound, UsageError
+from meetzy_numbers.model import phone
+from meetzy_numbers.model.accounts import Account
+from meetzy_numbers.model.numbers import (
+    Kind,
+    NumberRecord,
+    caller_id,
+    twilio_number,
+)
+from meetzy_numbers.operations.context import Context
+from meetzy_numbers.store.cache import CacheEntry
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Inventory:
+    accounts: list[Account]
+    records: list[NumberRecord]
+    failures: dict[str, MeetzyError] = field(default_factory=dict)
+    fetched_at: dict[str, datetime] = field(default_factory=dict)
+
+
+def _accounts_key(main_sid: str) -> str:
+    return f"{main_sid}-accounts"
+
+
+def list_accounts(ctx: Context) -> list[Account]:
+    """The main account and its subaccounts, main first."""
+    key = _accounts_key(ctx.main_sid)
+    entry = None if ctx.refresh else ctx.cache.load(key)
+    if entry is not None:
+        return [Account.from_dict(item) for item in entry.extra.get("accounts", [])]
+    accounts = ctx.gateway.accounts()
+    ctx.cache.save(
+        CacheEntry(
+            account_sid=key,
+            account_name="accounts",
+            fetched_at=datetime.now(UTC),
+            numbers=[],
+            caller_ids=[],
+            extra={"accounts": [account.to_dict() for account in accounts]},
+        )
+    )
+    return accounts
+
+
+def resolve_account(ctx: Context, ref: str) -> Account:
+    """An account named by SID, alias or friendly name (any case)."""
+    accounts = list_accounts(ctx)
+    wanted = ctx.config.aliases.get(ref, ref).strip()
+    if wanted.lower() in ("main", "parent"):
+        wanted = ctx.main_sid
+    for account in accounts:
+        if account.sid == wanted or account.name.lower() == wanted.lower():
+            return account
+    names = ", ".join(account.name or account.sid for account in accounts)
+    raise NotFound(f"no account named {ref!r}; known accounts: {names}")
+
+
+def selected_accounts(
+    ctx: Context, account_ref: str | None, all_accounts: bool
+) -> list[Account]:
+    accounts = list_accounts(ctx)
+    if all_accounts:
+        return accounts
+    if account_ref:
+        return [resolve_account(ctx, account_ref)]
+    return [account for account in accounts if account.is_main] or accounts[:1]
+
+
+def _load_entry(ctx: Context, account: Account) -> CacheEntry:
+    if not ctx.refresh:
+        entry = ctx.cache.load(account.sid)
+        if entry is not None:
+            return entry
+    numbers = ctx.gateway.list_numbers(account)
+    caller_ids = ctx.gateway.list_caller_ids(account)
+    old = ctx.cache.load(account.sid, allow_stale=True)
+    entry = CacheEntry(
+        account_sid=account.sid,
+        account_name=account.name,
+        fetched_at=datetime.now(UTC),
+        numbers=numbers,
+        caller_ids=caller_ids,
+        extra=old.extra if old else {},
+    )
+    ctx.cache.save(entry)
+    return entry
+
+
+def records_of(ctx: Context, entry: CacheEntry, account: Account) -> list[NumberRecord]:
+    base = ctx.config.webhook_base
+    records = [
+        twilio_number(raw, account.sid, account.name, base) for raw in entry.numbers
+    ]
+    records.extend(
+        caller_id(raw, account.sid, account.name) for raw in entry.caller_ids
+    )
+    health: dict[str, Any] = entry.extra.get("health", {})
+    for record in records:
+        record.health = health.get(record.sid)
+    return records
+
+
+def load_inventory(ctx: Context, accounts: list[Account]) -> Inventory:
+    """Every number and caller ID of the accounts, fetched in parallel."""
+    inventory = Inventory(accounts=accounts, records=[])
+    workers = max(1, min(ctx.config.concurrency, len(accounts)))
+
+    def load(account: Account) -> CacheEntry | MeetzyError:
+        try:
+            return _load_entry(ctx, account)
+        except MeetzyError as error:
+            return error
+
+    if workers == 1:
+        results = [load(account) for account in accounts]
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(load, accounts))
+
+    for account, result in zip(accounts, results, strict=True):
+        if isinstance(result, MeetzyError):
+            inventory.failures[account.sid] = result
+            continue
+        inventory.fetched_at[account.sid] = result.fetched_at
+        inventory.records.extend(records_of(ctx, result, account))
+    return inventory
+
+
+def parse_reference(text: str) -> tuple[str, str]:
+    """("sid", PN…) or ("number", E.164) from what a user typed."""
+    stripped = text.strip()
+    if phone.is_sid(stripped, "PN"):
+        return "sid", stripped
+    return "number", phone.parse_e164(stripped)
+
+
+def locate(
+    ctx: Context, text: str, accounts: list[Account] | None = None
+) -> NumberRecord:
+    """The one number or caller ID the user named, across the accounts."""
+    kind, value = parse_reference(text)
+    inventory = load_inventory(ctx, accounts or list_accounts(ctx))
+    field_name = "sid" if kind == "sid" else "phone_number"
+    matches = [r for r in inventory.records if getattr(r, field_name) == value]
+    if not matches and inventory.failures:
+        raise next(iter(inventory.failures.values()))
+    if not matches:
+        raise NotFound(f"{text.strip()} is not a number in any account")
+    twilio = [r for r in matches if r.kind is Kind.TWILIO]
+    if len(twilio) > 1:
+        where = ", ".join(r.account_name for r in twilio)
+        raise UsageError(f"{value} is in several accounts ({where}); pick one with -s")
+    return twilio[0] if twilio else matches[0]
+
+
+def refreshed(ctx: Context, record: NumberRecord, account: Account) -> NumberRecord:
+    """The number as Twilio has it now, fetched with managing credentials."""
+    raw = ctx.gateway.fetch_number(account, record.sid, manage=True)
+    ctx.cache.update_number(account.sid, raw)
+    return twilio_number(raw, account.sid, account.name, ctx.config.webhook_base)
+
+
+def account_of(ctx: Context, record: NumberRecord) -> Account:
+    for account in list_accounts(ctx):
+        if account.sid == record.account_sid:
+            return account
+    return Account(record.account_sid, record.account_name)

@@ -1,4 +1,4 @@
-"""IncomingPhoneNumbers (list, buy, fetch, update, release) and number search.
+"""IncomingPhoneNumbers: list, buy, fetch, update (and move), release.
 
 Buying follows the pool's regulatory rules: a number whose pool entry needs a
 bundle is refused with 21649 unless `BundleSid` names a twilio-approved bundle

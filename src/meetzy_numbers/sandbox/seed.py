@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 from .pool import build_pool
 from .render import formatted
-from .seed_calls import PROFILES, calls_for
+from .seed_calls import DAY, PROFILES, calls_for
 from .state import (
     Json,
     empty_document,
@@ -89,8 +89,18 @@ def status(agent: str) -> str:
     return f"{WEBHOOK_BASE}/agents/{agent}/status"
 
 
+class Row(NamedTuple):
+    phone: str
+    account: str
+    capabilities: str
+    kind: str
+    agent: str | None
+    profile: str | None
+    name: str | None
+
+
 # (phone, account, capabilities, routing kind, agent, profile, friendly name)
-_NUMBERS: Final = (
+_ROWS: Final = (
     ("+14155550101", MAIN, "vsm", "assigned", "billing-us", "healthy", None),
     ("+12125550102", MAIN, "vsm", "assigned", "billing-us", "warning", None),
     ("+13055550103", MAIN, "vsmf", "assigned", "billing-us", "healthy2", None),
@@ -130,6 +140,8 @@ _NUMBERS: Final = (
     ("+442079460138", UK, "v", "none", None, None, None),
     ("+447400123139", UK, "vs", "none", None, None, None),
 )
+
+_NUMBERS: Final = tuple(Row(*row) for row in _ROWS)
 
 _PARTIAL_REASONS: Final = {
     "voice-only": "status callback missing",
@@ -174,9 +186,7 @@ def _friendly(phone: str, kind: str, agent: str | None, given: str | None) -> st
     return formatted(phone)
 
 
-def _seed_number(
-    row: tuple[str, str, str, str, str | None, str | None, str | None],
-) -> SeedNumber:
+def _seed_number(row: Row) -> SeedNumber:
     phone, account, _, kind, agent, profile, given = row
     state = {"assigned": "assigned", "none": "unassigned", "marked": "unassigned"}.get(
         kind, "partial"
@@ -264,7 +274,8 @@ def build_seed(now: float) -> Json:
         doc["caller_ids"][sid] = {}
         doc["calls"][sid] = {}
     for i, (row, fact) in enumerate(zip(_NUMBERS, SEED.numbers, strict=True)):
-        rec = _number_record(row, fact, _when(2026, 1 + i % 10, 1 + i))
+        created = rfc2822(calendar.timegm((2026, 1, 5, 9, 30, 0)) + i * 5 * DAY)
+        rec = _number_record(row, fact, created)
         doc["numbers"][fact.account_sid][fact.sid] = rec
     for i, (sid, phone, account, name) in enumerate(SEED.caller_ids):
         created = _when(2025, 9, 10 + i)
@@ -280,22 +291,20 @@ def build_seed(now: float) -> Json:
     return doc
 
 
-def _number_record(row: tuple[object, ...], fact: SeedNumber, created: str) -> Json:
-    phone, _, caps, kind, agent = row[:5]
+def _number_record(row: Row, fact: SeedNumber, created: str) -> Json:
     rec: Json = {
         "phone_number": fact.phone_number,
         "friendly_name": fact.friendly_name,
-        "capabilities": str(caps),
+        "capabilities": row.capabilities,
         "date_created": created,
         "date_updated": created,
     }
-    for field, value in _routing(
-        str(kind), agent if isinstance(agent, str) else None
-    ).items():
+    for field, value in _routing(row.kind, row.agent).items():
         set_number_field(rec, field, value)
-    if str(phone).startswith("+44"):
+    # Regulated numbers carry the paperwork they were bought with.
+    if row.phone.startswith("+44"):
         set_number_field(rec, "bundle_sid", APPROVED_BUNDLE)
-    if str(phone).startswith("+54"):
+    if row.phone.startswith("+54"):
         set_number_field(rec, "address_requirements", "local")
         set_number_field(rec, "address_sid", AR_ADDRESS)
     return rec
@@ -304,7 +313,7 @@ def _number_record(row: tuple[object, ...], fact: SeedNumber, created: str) -> J
 def _profiled() -> list[tuple[str, str, str, str]]:
     """(account, PN, phone number, profile) of every number with call records."""
     return [
-        (fact.account_sid, fact.sid, fact.phone_number, str(row[5]))
+        (fact.account_sid, fact.sid, fact.phone_number, row.profile)
         for row, fact in zip(_NUMBERS, SEED.numbers, strict=True)
-        if row[5]
+        if row.profile
     ]

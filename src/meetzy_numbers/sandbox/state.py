@@ -245,11 +245,11 @@ def _index_call(per_number: dict[str, list[str]], sid: str, call: Json) -> None:
 
 
 def empty_document(created: float) -> Json:
-    """The skeleton every state document has; `created` seeds new SIDs."""
+    """The skeleton every state document has; `created` (ms) seeds new SIDs."""
     return {
         "stamp": "",
         "version": FORMAT_VERSION,
-        "created": int(created),
+        "created": int(created * 1000),
         "counter": 0,
         "accounts": {},
         "api_keys": {},

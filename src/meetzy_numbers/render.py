@@ -122,6 +122,18 @@ class Output:
         json.dump(data, self.out, indent=2, default=_json_default)
         self.out.write("\n")
 
+    def callout(self, title: str, text: str) -> None:
+        """What the user must act on now: boxed on a terminal, one line in a pipe."""
+        if not (self.is_terminal() or self.color):
+            self.out.write(f"{title}: {text}\n")
+            return
+        from rich.panel import Panel
+        from rich.text import Text
+
+        body = Text(text, style="bold", justify="center")
+        panel = Panel(body, title=Text(title), expand=False, padding=(1, 6))
+        self.console().print(panel)
+
     def _rich_table(
         self,
         rows: Sequence[dict[str, Any]],
@@ -136,7 +148,9 @@ class Output:
 
         table = Table(title=title, box=box.SIMPLE_HEAD, caption=footer)
         for key, heading in columns:
-            table.add_column(heading, no_wrap=key in ("sid", "phone_number"))
+            whole = key in ("sid", "phone_number", "badge", "national_format")
+            # Long URLs fold onto the next line rather than lose their end.
+            table.add_column(heading, no_wrap=whole, overflow="fold")
         for row in rows:
             cells = []
             for key, _ in columns:

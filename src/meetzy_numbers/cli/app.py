@@ -136,7 +136,11 @@ def main_options(
     paths = default_paths()
     if use_sandbox:
         paths = paths.sandboxed()
-    color = False if (no_color or os.environ.get("NO_COLOR")) else None
+    color: bool | None = None
+    if no_color or os.environ.get("NO_COLOR"):
+        color = False
+    elif os.environ.get("FORCE_COLOR"):
+        color = True
     output = Output(color=color, quiet=quiet)
     context = Context(paths=paths, sandbox=use_sandbox, api_url=api_url or None)
     ctx.obj = Run(output=output, context=context, verbosity=verbose)

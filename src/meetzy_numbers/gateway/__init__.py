@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from meetzy_numbers.errors import CredentialsError
+from meetzy_numbers.errors import CredentialsError, TwilioFailure
 from meetzy_numbers.gateway.errors import mapped_errors
 from meetzy_numbers.gateway.http import GatewayHttpClient
 from meetzy_numbers.model.accounts import Account
@@ -65,6 +65,14 @@ CALLER_ID_FIELDS: tuple[str, ...] = (
     "date_created",
     "date_updated",
 )
+CALL_FIELDS: tuple[str, ...] = (
+    "sid",
+    "to",
+    "status",
+    "duration",
+    "start_time",
+    "direction",
+)
 
 
 def as_dict(instance: object, fields: Iterable[str]) -> dict[str, Any]:
@@ -78,6 +86,32 @@ def as_dict(instance: object, fields: Iterable[str]) -> dict[str, Any]:
             value = value.value
         record[name] = value
     return record
+
+
+# Twilio's answer to a validation request for a number already verified.
+ALREADY_VERIFIED = 21450
+VALIDATION_FIELDS: tuple[str, ...] = (
+    "account_sid",
+    "call_sid",
+    "friendly_name",
+    "phone_number",
+    "validation_code",
+)
+VALIDATION_CALL_FIELDS: tuple[str, ...] = (
+    "sid",
+    "to",
+    "status",
+    "start_time",
+    "end_time",
+    "date_updated",
+)
+
+
+class AlreadyVerified(TwilioFailure):
+    """A validation request for a number that is already a caller ID.
+
+    A re-run rather than a failure: callers treat it as success.
+    """
 
 
 class Gateway:
@@ -279,4 +313,114 @@ class Gateway:
             return [
                 as_dict(record, CALLER_ID_FIELDS)
                 for record in api.outgoing_caller_ids.stream(page_size=PAGE_SIZE)
+            ]
+
+    def request_validation(
+        self,
+        account: Account,
+        phone_number: str,
+        *,
+        friendly_name: str | None = None,
+        call_delay: int | None = None,
+        extension: str | None = None,
+    ) -> dict[str, Any]:
+        """Start Twilio's validation call; the answer holds the code to enter.
+
+        Raises AlreadyVerified when the number is a caller ID of the account.
+        """
+        api, key_on_sub = self._account_api(account, manage=True)
+        options: dict[str, Any] = {}
+        if friendly_name:
+            options["friendly_name"] = friendly_name
+        if call_delay is not None:
+            options["call_delay"] = call_delay
+        if extension:
+            options["extension"] = extension
+        try:
+            with mapped_errors(
+                self.http,
+                action="verify",
+                account=account,
+                what=f"caller ID {phone_number}",
+                api_key_on_subaccount=key_on_sub,
+            ):
+                created = api.validation_requests.create(
+                    phone_number=phone_number, **options
+                )
+        except TwilioFailure as error:
+            if error.code == ALREADY_VERIFIED:
+                raise AlreadyVerified(
+                    f"{phone_number} is already a caller ID of {account.label()}",
+                    status=error.status,
+                    code=error.code,
+                ) from None
+            raise
+        return as_dict(created, VALIDATION_FIELDS)
+
+    def update_caller_id(
+        self, account: Account, sid: str, *, friendly_name: str
+    ) -> dict[str, Any]:
+        """Rename a caller ID: its friendly name is its only editable field."""
+        api, key_on_sub = self._account_api(account, manage=True)
+        with mapped_errors(
+            self.http,
+            action="update",
+            account=account,
+            what=f"caller ID {sid}",
+            api_key_on_subaccount=key_on_sub,
+        ):
+            updated = api.outgoing_caller_ids(sid).update(friendly_name=friendly_name)
+        return as_dict(updated, CALLER_ID_FIELDS)
+
+    def delete_caller_id(self, account: Account, sid: str) -> None:
+        api, key_on_sub = self._account_api(account, manage=True)
+        with mapped_errors(
+            self.http,
+            action="remove",
+            account=account,
+            what=f"caller ID {sid}",
+            api_key_on_subaccount=key_on_sub,
+        ):
+            api.outgoing_caller_ids(sid).delete()
+
+    def fetch_call(self, account: Account, call_sid: str) -> dict[str, Any]:
+        """One call, for the outcome of a validation call."""
+        api, key_on_sub = self._account_api(account, manage=False)
+        with mapped_errors(
+            self.http,
+            action="fetch",
+            account=account,
+            what=f"call {call_sid}",
+            api_key_on_subaccount=key_on_sub,
+        ):
+            return as_dict(api.calls(call_sid).fetch(), VALIDATION_CALL_FIELDS)
+
+    # Calls
+
+    def list_calls(
+        self,
+        account: Account,
+        *,
+        start_after: datetime,
+        from_number: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Every call of the account that started at or after ``start_after``.
+
+        One list, all pages: the Calls resource has no direction filter, so
+        callers group and filter what comes back rather than asking per number.
+        """
+        api, key_on_sub = self._account_api(account, manage=False)
+        filters: dict[str, Any] = {"start_time_after": start_after}
+        if from_number is not None:
+            filters["from_"] = from_number
+        with mapped_errors(
+            self.http,
+            action="list the calls of",
+            account=account,
+            api_key_on_subaccount=key_on_sub,
+        ):
+            # twilio-python keeps the caller in `_from`, `from` being a keyword.
+            return [
+                {**as_dict(record, CALL_FIELDS), "from": record._from}
+                for record in api.calls.stream(page_size=PAGE_SIZE, **filters)
             ]

@@ -12,6 +12,7 @@ from meetzy_numbers.errors import (
     NotFound,
     TwilioFailure,
     Unreachable,
+    UsageError,
 )
 from meetzy_numbers.gateway.http import GatewayHttpClient
 from meetzy_numbers.model.accounts import Account
@@ -21,6 +22,16 @@ AUTHENTICATE = 20003
 NOT_FOUND = 20404
 SUSPENDED = 20403
 TOO_MANY_REQUESTS = 20429
+
+# Twilio's answers to a search or a purchase that an operator can act on.
+NEEDS_BUNDLE = 21649
+NEEDS_ADDRESS = frozenset({21631, 21613})
+NUMBER_NOT_AVAILABLE = 21422
+NONE_IN_AREA_CODE = 21452
+BAD_AREA_CODE = 21451
+# A regulatory refusal holds for every number of the same search: the caller
+# stops instead of trying the next candidate.
+REGULATORY = frozenset({NEEDS_BUNDLE, *NEEDS_ADDRESS})
 
 
 def twilio_error(
@@ -121,3 +132,76 @@ def parse_error(status: int, text: str) -> tuple[int | None, int | None, str]:
     code = body.get("code")
     message = str(body.get("message") or f"HTTP {status}")
     return status, int(code) if isinstance(code, int) else None, message
+
+
+def purchase_refusal(
+    error: TwilioFailure,
+    phone_number: str,
+    *,
+    bundle_sid: str | None = None,
+    address_sid: str | None = None,
+) -> MeetzyError:
+    """Twilio's refusal to sell a number, told as what the operator must do."""
+    code = error.code
+    said = f"(Twilio error {code}: {error.message})"
+    if code == NEEDS_BUNDLE and not bundle_sid:
+        return TwilioFailure(
+            f"Twilio will not sell {phone_number} without a regulatory bundle "
+            f"{said}",
+            status=error.status,
+            code=code,
+            hint="pass --bundle BU… naming a twilio-approved bundle for the "
+            "number's country (Twilio console: Regulatory Compliance > Bundles)",
+        )
+    if code == NEEDS_BUNDLE:
+        return TwilioFailure(
+            f"Twilio refused bundle {bundle_sid} for {phone_number}: it is not "
+            f"approved yet, or not for this country or account {said}",
+            status=error.status,
+            code=code,
+            hint="wait until Twilio approves it, or pass --bundle BU… naming a "
+            "twilio-approved bundle",
+        )
+    if code in NEEDS_ADDRESS and not address_sid:
+        return TwilioFailure(
+            f"Twilio will not sell {phone_number} without an address on file "
+            f"{said}",
+            status=error.status,
+            code=code,
+            hint="pass --address AD… naming an address in the number's country "
+            "(Twilio console: Phone Numbers > Addresses)",
+        )
+    if code in NEEDS_ADDRESS:
+        return TwilioFailure(
+            f"address {address_sid} does not meet the requirements of "
+            f"{phone_number} {said}",
+            status=error.status,
+            code=code,
+            hint="pass --address AD… naming an address that Twilio accepts for "
+            "the number's country",
+        )
+    if code == NUMBER_NOT_AVAILABLE:
+        return TwilioFailure(
+            f"{phone_number} is no longer for sale {said}",
+            status=error.status,
+            code=code,
+        )
+    return search_refusal(error)
+
+
+def search_refusal(error: TwilioFailure) -> MeetzyError:
+    """Twilio's refusal to search, when it is about the area code asked for."""
+    said = f"(Twilio error {error.code}: {error.message})"
+    if error.code == NONE_IN_AREA_CODE:
+        return TwilioFailure(
+            f"Twilio has no numbers for sale in that area code {said}",
+            status=error.status,
+            code=error.code,
+            hint="try a nearby area code, or leave --area-code out",
+        )
+    if error.code == BAD_AREA_CODE:
+        return UsageError(
+            f"Twilio does not know that area code {said}",
+            hint="give the area code as digits, like 415 or 91",
+        )
+    return error

@@ -107,6 +107,16 @@ class Cache:
 
         self._modify(account_sid, change)
 
+    def update_caller_ids(
+        self, account_sid: str, caller_ids: list[dict[str, Any]]
+    ) -> None:
+        """Replace the caller IDs with a fresh listing, keeping the numbers."""
+
+        def change(entry: CacheEntry) -> None:
+            entry.caller_ids = list(caller_ids)
+
+        self._modify(account_sid, change)
+
     def update_extra(self, account_sid: str, key: str, value: Any) -> None:
         def change(entry: CacheEntry) -> None:
             entry.extra[key] = value

@@ -10,16 +10,18 @@ from typing import Any
 import keyring
 import keyring.backend
 import pytest
-from conftest import Invoke
 from keyring.backends import fail
 
+from conftest import Invoke
 from meetzy_numbers import __version__
 from meetzy_numbers.sandbox import SEED, Sandbox, serve
 
 UK_SID, UK_TOKEN = next(
     (sid, token) for sid, name, token, _ in SEED.accounts if name == "Meetzy UK"
 )
-MAIN_TOKEN = next(token for sid, _, token, _ in SEED.accounts if sid == SEED.main_account_sid)
+MAIN_TOKEN = next(
+    token for sid, _, token, _ in SEED.accounts if sid == SEED.main_account_sid
+)
 
 
 class MemoryKeyring(keyring.backend.KeyringBackend):
@@ -135,7 +137,9 @@ def test_config_set_rejects_bad_values(sandbox: Invoke) -> None:
     assert sandbox("config", "set", "nonsense", "1").exit_code == 2
 
 
-def test_a_config_file_that_is_not_toml_exits_2(cli: Invoke, isolated_home: Path) -> None:
+def test_a_config_file_that_is_not_toml_exits_2(
+    cli: Invoke, isolated_home: Path
+) -> None:
     isolated_home.mkdir(parents=True)
     (isolated_home / "config.toml").write_text("main_account = [unclosed\n")
 

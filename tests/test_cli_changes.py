@@ -49,7 +49,10 @@ def test_assign_to_the_same_agent_is_nothing_to_do(sandbox: Invoke) -> None:
     result = sandbox("assign", "+14155550101", "billing-us")
 
     assert result.exit_code == 0
-    assert "nothing to do for +14155550101: already assigned to billing-us" in result.stderr
+    assert (
+        "nothing to do for +14155550101: already assigned to billing-us"
+        in result.stderr
+    )
 
 
 def test_assign_a_partial_number_needs_force(sandbox: Invoke) -> None:
@@ -134,7 +137,9 @@ def test_reset_without_a_terminal_changes_nothing(sandbox: Invoke) -> None:
     result = sandbox("reset", "+14155550120")
 
     assert result.exit_code == 2
-    assert result.stderr.startswith("error: Reset +14155550120 in Meetzy? needs confirmation")
+    assert result.stderr.startswith(
+        "error: Reset +14155550120 in Meetzy? needs confirmation"
+    )
     assert live(sandbox, "+14155550120") == before
 
 
@@ -152,7 +157,12 @@ def test_reset_clears_routing_and_the_mark(sandbox: Invoke) -> None:
 
 def test_reset_reads_numbers_from_stdin(sandbox: Invoke) -> None:
     result = sandbox(
-        "reset", "-", "--yes", "-o", "json", input="+14155550120\n# comment\n+1 212 555 0121\n"
+        "reset",
+        "-",
+        "--yes",
+        "-o",
+        "json",
+        input="+14155550120\n# comment\n+1 212 555 0121\n",
     )
 
     assert result.exit_code == 0, result.stderr
@@ -164,7 +174,10 @@ def test_reset_dry_run_changes_nothing(sandbox: Invoke) -> None:
     result = sandbox("reset", "+14155550101", "--dry-run")
 
     assert result.exit_code == 0, result.stderr
-    assert "voice_url: https://voice.meetzy.example/agents/billing-us/voice -> -" in result.stdout
+    assert (
+        "voice_url: https://voice.meetzy.example/agents/billing-us/voice -> -"
+        in result.stdout
+    )
     assert "dry run: 1 numbers, nothing changed" in result.stderr
     assert live(sandbox, "+14155550101")["state"] == "assigned"
 
@@ -180,7 +193,9 @@ def test_reset_with_a_typo_changes_nothing(sandbox: Invoke) -> None:
     result = sandbox("reset", "+14155550120", "+1 415 55", "--yes")
 
     assert result.exit_code == 2
-    assert "cannot read '+1 415 55' as phone numbers; nothing was changed" in result.stderr
+    assert (
+        "cannot read '+1 415 55' as phone numbers; nothing was changed" in result.stderr
+    )
     assert live(sandbox, "+14155550120")["state"] == "partial"
 
 
@@ -210,7 +225,10 @@ def test_return_of_an_assigned_number_is_refused(sandbox: Invoke) -> None:
     result = sandbox("return", "+14155550101", "--yes")
 
     assert result.exit_code == 6
-    assert "is assigned to billing-us; returning it would cut the agent off" in result.stderr
+    assert (
+        "is assigned to billing-us; returning it would cut the agent off"
+        in result.stderr
+    )
     assert live(sandbox, "+14155550101")["state"] == "assigned"
 
 

@@ -349,22 +349,22 @@ def _report(
     skipped = [r for r in results if r.outcome is Outcome.SKIPPED]
     failed = [r for r in results if r.outcome is Outcome.FAILED]
 
-    if output.format != "table" or len(results) > 1:
-        if not (quiet_success and not results):
-            output.records(
-                [_result_row(r) for r in results],
-                [
-                    ("phone_number", "number"),
-                    ("account_name", "account"),
-                    ("outcome", "outcome"),
-                    ("detail", "detail"),
-                ],
-                styles={
-                    "outcome:done": "green",
-                    "outcome:skipped": "bright_black",
-                    "outcome:failed": "red",
-                },
-            )
+    wanted = output.format != "table" or len(results) > 1
+    if wanted and not (quiet_success and not results):
+        output.records(
+            [_result_row(r) for r in results],
+            [
+                ("phone_number", "number"),
+                ("account_name", "account"),
+                ("outcome", "outcome"),
+                ("detail", "detail"),
+            ],
+            styles={
+                "outcome:done": "green",
+                "outcome:skipped": "bright_black",
+                "outcome:failed": "red",
+            },
+        )
     for result in done:
         if len(results) == 1:
             agent = f" to {result.record.agent}" if action == "assign" else ""

@@ -21,8 +21,10 @@ from meetzy_numbers.operations import inventory
 from meetzy_numbers.render import (
     NUMBER_COLUMNS,
     count_footer,
+    health_pairs,
     number_row,
     number_styles,
+    with_health_column,
 )
 
 
@@ -68,13 +70,17 @@ def list_numbers(
         and (region is None or _region(r.phone_number) == region)
     ]
     records.sort(
-        key=lambda r: (r.account_name.lower(), r.kind is not Kind.TWILIO, r.phone_number)
+        key=lambda r: (
+            r.account_name.lower(),
+            r.kind is not Kind.TWILIO,
+            r.phone_number,
+        )
     )
     names = {a.id: a.name for a in run.context.config.agents.values()}
     rows = [number_row(r, names) for r in records]
     run.output.records(
         rows,
-        NUMBER_COLUMNS,
+        with_health_column(NUMBER_COLUMNS, records),
         footer=count_footer(records, len(accounts) - len(found.failures)),
         styles=number_styles(),
     )
@@ -120,6 +126,8 @@ def show(
         if key not in ("routing", "capabilities", "badge", "notes")
     ]
     pairs.insert(0, {"field": "badge", "value": row["badge"]})
+    pairs = [p for p in pairs if p["field"] != "health"]
+    pairs.extend(health_pairs(record.health))
     for key, value in (row["routing"] or {}).items():
         pairs.append({"field": key, "value": value})
     capabilities = row["capabilities"] or {}
@@ -132,9 +140,14 @@ def show(
 
 def _show_styles(row: dict[str, Any]) -> dict[str, str]:
     styles = {
-        f"value:{k}": v for k, v in number_styles().items() if k.startswith("badge:")
+        f"value:{k}": v
+        for k, v in number_styles().items()
+        if k.startswith(("badge:", "health:"))
     }
-    return {key.replace("badge:", "value:"): value for key, value in styles.items()}
+    return {
+        key.replace("badge:", "").replace("health:", ""): value
+        for key, value in styles.items()
+    }
 
 
 @app.command()

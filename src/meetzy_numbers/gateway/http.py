@@ -137,7 +137,7 @@ class RetryPolicy:
         if retry_after is not None:
             return min(retry_after, self.max_retry_after)
         ceiling = min(self.max_delay, self.base_delay * 2**attempt)
-        return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not crypto
+        return random.uniform(ceiling / 2, ceiling)
 
 
 def is_idempotent(method: str, url: str) -> bool:

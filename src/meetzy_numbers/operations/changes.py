@@ -10,6 +10,7 @@ update the cache. A run that dies between the two journal lines leaves a
 from __future__ import annotations
 
 import uuid
+import zlib
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -18,7 +19,6 @@ from typing import Any
 
 from meetzy_numbers.errors import MeetzyError, NotFound, Refused
 from meetzy_numbers.model.accounts import Account
-from meetzy_numbers.model.phone import describe
 from meetzy_numbers.model.numbers import (
     Kind,
     NumberRecord,
@@ -28,10 +28,14 @@ from meetzy_numbers.model.numbers import (
     cleared_routing,
     is_set,
     read_mark,
+    twilio_number,
     without_mark,
 )
+from meetzy_numbers.model.phone import describe
 from meetzy_numbers.operations.context import Context
 from meetzy_numbers.operations.inventory import account_of, load_inventory, refreshed
+from meetzy_numbers.store.atomic import file_lock
+from meetzy_numbers.store.journal import JournalEntry
 
 
 class Outcome(str, Enum):
@@ -188,89 +192,113 @@ def _all_accounts(ctx: Context) -> list[Account]:
 # Applying
 
 
+def number_lock(ctx: Context, sid: str) -> Any:
+    """An inter-process lock for one number, so two runs never change it at once.
+
+    Numbers share 256 lock files by hash: enough that unrelated numbers rarely
+    wait on each other, few enough to leave no litter.
+    """
+    stripe = zlib.crc32(sid.encode()) % 256
+    return file_lock(ctx.paths.data_dir / "locks" / f"numbers-{stripe:03d}")
+
+
 def apply_update(
     ctx: Context, action: str, record: NumberRecord, plan: Planner, run: str
 ) -> ChangeResult:
     """Fetch, plan, journal, update, journal, cache: one number."""
+    with number_lock(ctx, record.sid):
+        return _apply_update(ctx, action, record, plan, run)
+
+
+def _apply_update(
+    ctx: Context, action: str, record: NumberRecord, plan: Planner, run: str
+) -> ChangeResult:
     account = account_of(ctx, record)
     try:
         live = refreshed(ctx, record, account)
         changes, skip_reason = plan(live)
     except MeetzyError as error:
         return ChangeResult(action, record, Outcome.FAILED, error.message, error=error)
+    unfinished = _unfinished(ctx, action, live)
     if changes is None:
-        _close_unfinished(ctx, action, live)
+        if unfinished is not None and unfinished.after == snapshot(live):
+            _close(
+                ctx, unfinished, "done", "finished by a later run", after=snapshot(live)
+            )
         return ChangeResult(action, live, Outcome.SKIPPED, skip_reason)
 
-    started = ctx.journal.append(
-        action=action,
-        status="started",
-        account_sid=account.sid,
-        number_sid=live.sid,
-        phone_number=live.phone_number,
-        before=snapshot(live),
-        after=expected_after(live, changes),
-        run=run,
-    )
-    try:
-        raw = ctx.gateway.update_number(account, live.sid, changes)
-    except MeetzyError as error:
-        ctx.journal.append(
+    expected = expected_after(live, changes)
+    if unfinished is not None and unfinished.after == expected:
+        # A killed run intended exactly this change: finish its entry.
+        started = unfinished
+    else:
+        if unfinished is not None:
+            _close(ctx, unfinished, "failed", "interrupted before Twilio applied it")
+        started = ctx.journal.append(
             action=action,
-            status="failed",
+            status="started",
             account_sid=account.sid,
             number_sid=live.sid,
             phone_number=live.phone_number,
-            detail=error.message,
+            before=snapshot(live),
+            after=expected,
             run=run,
-            ref=started.id,
         )
+    try:
+        raw = ctx.gateway.update_number(account, live.sid, changes)
+    except MeetzyError as error:
+        _close(ctx, started, "failed", error.message)
         return ChangeResult(action, live, Outcome.FAILED, error.message, error=error)
 
     ctx.cache.update_number(account.sid, raw)
-    from meetzy_numbers.model.numbers import twilio_number
-
     after = twilio_number(raw, account.sid, account.name, ctx.config.webhook_base)
-    done = ctx.journal.append(
-        action=action,
-        status="done",
-        account_sid=account.sid,
-        number_sid=live.sid,
-        phone_number=live.phone_number,
-        before=snapshot(live),
-        after=snapshot(after),
-        run=run,
-        ref=started.id,
-    )
+    done = _close(ctx, started, "done", None, after=snapshot(after))
     return ChangeResult(
         action, after, Outcome.DONE, changes=changes, journal_id=done.id
     )
 
 
-def _close_unfinished(ctx: Context, action: str, live: NumberRecord) -> None:
-    """A run killed after Twilio applied a change left only a "started" line."""
+def _unfinished(ctx: Context, action: str, live: NumberRecord) -> JournalEntry | None:
+    """The "started" line a killed run left for this number, if it is the latest."""
     latest = next((e for e in ctx.journal.entries() if e.number_sid == live.sid), None)
     if latest is None or latest.status != "started" or latest.action != action:
-        return
-    if latest.after is not None and latest.after == snapshot(live):
-        ctx.journal.append(
-            action=action,
-            status="done",
-            account_sid=live.account_sid,
-            number_sid=live.sid,
-            phone_number=live.phone_number,
-            before=latest.before,
-            after=latest.after,
-            detail="finished by a later run",
-            run=latest.run,
-            ref=latest.id,
-        )
+        return None
+    return latest
+
+
+def _close(
+    ctx: Context,
+    started: JournalEntry,
+    status: str,
+    detail: str | None,
+    *,
+    after: dict[str, Any] | None = None,
+) -> JournalEntry:
+    return ctx.journal.append(
+        action=started.action,
+        status=status,
+        account_sid=started.account_sid,
+        number_sid=started.number_sid,
+        phone_number=started.phone_number,
+        before=started.before,
+        after=after if status == "done" else None,
+        detail=detail,
+        run=started.run,
+        ref=started.id,
+    )
 
 
 def release(
     ctx: Context, record: NumberRecord, *, force: bool, run: str
 ) -> ChangeResult:
     """Give a number back to Twilio. Irreversible."""
+    with number_lock(ctx, record.sid):
+        return _release(ctx, record, force=force, run=run)
+
+
+def _release(
+    ctx: Context, record: NumberRecord, *, force: bool, run: str
+) -> ChangeResult:
     account = account_of(ctx, record)
     try:
         _only_twilio(record, "returned")
@@ -281,13 +309,17 @@ def release(
                 "would cut the agent off (disconnect it first, or pass --force)"
             )
     except NotFound:
+        ctx.cache.remove_number(account.sid, record.sid)
+        unfinished = _unfinished(ctx, "return", record)
+        if unfinished is not None:
+            _close(ctx, unfinished, "done", "finished by a later run")
         return ChangeResult("return", record, Outcome.SKIPPED, "already gone")
     except MeetzyError as error:
         return ChangeResult(
             "return", record, Outcome.FAILED, error.message, error=error
         )
 
-    started = ctx.journal.append(
+    started = _unfinished(ctx, "return", live) or ctx.journal.append(
         action="return",
         status="started",
         account_sid=account.sid,
@@ -302,29 +334,10 @@ def release(
     except NotFound:
         pass  # gone between the fetch and the delete: the goal is reached
     except MeetzyError as error:
-        ctx.journal.append(
-            action="return",
-            status="failed",
-            account_sid=account.sid,
-            number_sid=live.sid,
-            phone_number=live.phone_number,
-            detail=error.message,
-            run=run,
-            ref=started.id,
-        )
+        _close(ctx, started, "failed", error.message)
         return ChangeResult("return", live, Outcome.FAILED, error.message, error=error)
     ctx.cache.remove_number(account.sid, live.sid)
-    done = ctx.journal.append(
-        action="return",
-        status="done",
-        account_sid=account.sid,
-        number_sid=live.sid,
-        phone_number=live.phone_number,
-        before=snapshot(live),
-        after=None,
-        run=run,
-        ref=started.id,
-    )
+    done = _close(ctx, started, "done", None)
     return ChangeResult("return", live, Outcome.DONE, journal_id=done.id)
 
 

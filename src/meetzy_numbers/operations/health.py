@@ -23,7 +23,7 @@ from meetzy_numbers.model.numbers import Kind, NumberRecord, State
 from meetzy_numbers.model.pick import Choice, rank_numbers
 from meetzy_numbers.operations import inventory
 from meetzy_numbers.operations.context import Context
-from meetzy_numbers.operations.select import Selector, select
+from meetzy_numbers.operations.select import Selector, read_references, select
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +68,15 @@ def check_health(
 ) -> HealthReport:
     """Compute health for the named numbers, or every number of the accounts."""
     window = window_of(ctx, days)
-    if refs:
+    texts = read_references(refs, stdin)
+    bad = [text for text in texts if not _readable(text)]
+    if bad:
+        listed = ", ".join(repr(text) for text in bad[:5])
+        raise UsageError(f"cannot read {listed} as phone numbers or PN SIDs")
+    if texts:
         selection = select(
             ctx,
-            refs,
+            texts,
             Selector(),
             account_ref=account_ref,
             all_accounts=all_accounts,
@@ -82,6 +87,9 @@ def check_health(
         holding = {r.account_sid for r in chosen}
         accounts = [a for a in selection.accounts if a.sid in holding]
         report = HealthReport([], window, skipped, selection.missing)
+        if not chosen and not skipped:
+            listed = ", ".join(selection.missing)
+            raise NotFound(f"{listed}: not a number in any account")
     else:
         accounts = inventory.selected_accounts(ctx, account_ref, all_accounts)
         chosen, report = [], HealthReport([], window)
@@ -91,7 +99,7 @@ def check_health(
     results, failures = compute_health(ctx, accounts, found.records, window)
     report.failures.update(failures)
 
-    wanted = {r.sid for r in chosen} if refs else None
+    wanted = {r.sid for r in chosen} if texts else None
     for record in found.records:
         if record.kind is not Kind.TWILIO or record.sid not in results:
             continue
@@ -101,6 +109,14 @@ def check_health(
     if not report.records and report.failures:
         raise next(iter(report.failures.values()))
     return report
+
+
+def _readable(text: str) -> bool:
+    try:
+        inventory.parse_reference(text)
+    except UsageError:
+        return False
+    return True
 
 
 def compute_health(

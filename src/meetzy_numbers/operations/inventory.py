@@ -14,7 +14,6 @@ from meetzy_numbers.model.accounts import Account
 from meetzy_numbers.model.numbers import (
     Kind,
     NumberRecord,
-    caller_id,
     twilio_number,
 )
 from meetzy_numbers.operations.context import Context
@@ -104,9 +103,10 @@ def records_of(ctx: Context, entry: CacheEntry, account: Account) -> list[Number
     records = [
         twilio_number(raw, account.sid, account.name, base) for raw in entry.numbers
     ]
-    records.extend(
-        caller_id(raw, account.sid, account.name) for raw in entry.caller_ids
-    )
+    # Imported here: the caller-ID operations build on this module.
+    from meetzy_numbers.operations.callerid import caller_id_records
+
+    records.extend(caller_id_records(ctx, entry.caller_ids, account))
     health: dict[str, Any] = entry.extra.get("health", {})
     for record in records:
         record.health = health.get(record.sid)

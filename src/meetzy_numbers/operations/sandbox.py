@@ -18,7 +18,7 @@ def ensure_sandbox(paths: Paths) -> None:
 
 
 def reset_sandbox(paths: Paths) -> None:
-    """Restore the seed: Twilio's records, config, credentials; drop cache and journal."""
+    """Restore the seed: Twilio's records, config, credentials; no cache, no journal."""
     from meetzy_numbers.sandbox import SEED, Sandbox
 
     paths.data_dir.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TextIO
 
-from meetzy_numbers.errors import UsageError
+from meetzy_numbers.errors import NotFound, UsageError
 from meetzy_numbers.model.accounts import Account
 from meetzy_numbers.model.numbers import Kind, NumberRecord, State
 from meetzy_numbers.operations import inventory
@@ -78,30 +78,8 @@ def read_references(refs: Iterable[str], stdin: TextIO) -> list[str]:
     return [item.strip() for item in found if item.strip()]
 
 
-def select(
-    ctx: Context,
-    refs: list[str],
-    selector: Selector,
-    *,
-    account_ref: str | None,
-    all_accounts: bool,
-    stdin: TextIO,
-) -> Selection:
-    """Every record named or selected; numbers not found are listed apart.
-
-    Every reference is parsed before anything is looked up, so one typo
-    stops the command before it changes a thing.
-    """
-    texts = read_references(refs, stdin)
-    if not texts and not selector.active:
-        raise UsageError("name at least one number, or use a selector such as --marked")
-    if selector.older_than is not None and not selector.marked:
-        raise UsageError("--older-than goes with --marked")
-    if selector.agent and selector.agent not in ctx.config.agents:
-        from meetzy_numbers.errors import NotFound
-
-        raise NotFound(f"no agent {selector.agent!r} in the config")
-
+def _parse_all(texts: list[str]) -> list[tuple[str, str, str]]:
+    """(text, kind, value) for every reference; any typo stops them all."""
     parsed: list[tuple[str, str, str]] = []
     bad: list[str] = []
     for text in texts:
@@ -117,31 +95,57 @@ def select(
         raise UsageError(
             f"cannot read {listed}{more} as phone numbers; nothing was changed"
         )
+    return parsed
 
+
+def _check(ctx: Context, selector: Selector, texts: list[str]) -> None:
+    if not texts and not selector.active:
+        raise UsageError("name at least one number, or use a selector such as --marked")
+    if selector.older_than is not None and not selector.marked:
+        raise UsageError("--older-than goes with --marked")
+    if selector.agent and selector.agent not in ctx.config.agents:
+        raise NotFound(f"no agent {selector.agent!r} in the config")
+
+
+def select(
+    ctx: Context,
+    refs: list[str],
+    selector: Selector,
+    *,
+    account_ref: str | None,
+    all_accounts: bool,
+    stdin: TextIO,
+) -> Selection:
+    """Every record named or selected; numbers not found are listed apart.
+
+    Every reference is parsed before anything is looked up, so one typo
+    stops the command before it changes a thing.
+    """
+    texts = read_references(refs, stdin)
+    _check(ctx, selector, texts)
+    parsed = _parse_all(texts)
     if account_ref:
         accounts = [inventory.resolve_account(ctx, account_ref)]
-    elif all_accounts or selector.active or parsed:
-        accounts = inventory.list_accounts(ctx)
     else:
-        accounts = inventory.selected_accounts(ctx, None, False)
+        accounts = inventory.list_accounts(ctx)
     found = inventory.load_inventory(ctx, accounts)
     if found.failures:
         raise next(iter(found.failures.values()))
 
-    by_sid = {r.sid: r for r in found.records if r.kind is Kind.TWILIO}
-    by_number = {r.phone_number: r for r in by_sid.values()}
+    by_sid = {r.sid: r for r in found.records}
+    # A Twilio number wins over a caller ID with the same digits.
+    by_number = {r.phone_number: r for r in found.records if r.kind is Kind.CALLER_ID}
+    by_number.update(
+        (r.phone_number, r) for r in found.records if r.kind is Kind.TWILIO
+    )
     chosen: dict[str, NumberRecord] = {}
     missing: list[str] = []
     for text, kind, value in parsed:
         record = by_sid.get(value) if kind == "sid" else by_number.get(value)
         if record is None:
-            caller = next((r for r in found.records if r.phone_number == value), None)
-            if caller is not None:
-                chosen.setdefault(caller.sid or caller.phone_number, caller)
-            else:
-                missing.append(text)
-            continue
-        chosen.setdefault(record.sid, record)
+            missing.append(text)
+        else:
+            chosen.setdefault(record.sid or record.phone_number, record)
     if selector.active:
         today = date.today()
         for record in found.records:

@@ -14,6 +14,7 @@ meetzy_numbers, so the tool cannot cheat through it. Public API:
 from .core import Sandbox, SandboxResponse
 from .faults import Faults, TimeoutFault
 from .httpd import serve
+from .large import large_account
 from .seed import SEED, SeedFacts, SeedNumber
 
 __all__ = [
@@ -24,5 +25,6 @@ __all__ = [
     "SeedFacts",
     "SeedNumber",
     "TimeoutFault",
+    "large_account",
     "serve",
 ]

@@ -34,6 +34,15 @@ _PATTERNS: Final = (
 )
 
 
+def large_account(index: int) -> tuple[str, str]:
+    """SID and auth token of the large inventory's subaccount ``index``."""
+    return make_sid("AC", "meetzy-large", index), large_token(index)
+
+
+def large_token(index: int) -> str:
+    return make_sid("", "meetzy-large-token", index)
+
+
 def build_large(
     subaccounts: int, numbers_per_account: int, calls: int, now: float
 ) -> Json:
@@ -51,17 +60,20 @@ def build_large(
     assigned: list[tuple[str, str, str]] = []
     for kind in ("numbers", "caller_ids", "calls"):
         doc[kind][MAIN] = {}
-    for a in range(subaccounts):
-        account = make_sid("AC", "meetzy-large", a)
-        doc["accounts"][account] = {
-            "friendly_name": f"Load Test {a + 1:02d}",
-            "status": "active",
-            "auth_token": make_sid("", "meetzy-large-token", a),
-            "owner_account_sid": MAIN,
-            "date_created": created,
-            "date_updated": created,
-            "type": "Full",
-        }
+    # With no subaccounts, the numbers go to the main account itself.
+    for a in range(max(subaccounts, 1)):
+        account = MAIN
+        if subaccounts:
+            account = make_sid("AC", "meetzy-large", a)
+            doc["accounts"][account] = {
+                "friendly_name": f"Load Test {a + 1:02d}",
+                "status": "active",
+                "auth_token": large_token(a),
+                "owner_account_sid": MAIN,
+                "date_created": created,
+                "date_updated": created,
+                "type": "Full",
+            }
         bucket: dict[str, Json] = {}
         doc["numbers"][account] = bucket
         doc["caller_ids"][account] = {}

@@ -159,7 +159,12 @@ def test_no_webhook_base_makes_every_url_foreign() -> None:
 
 
 def test_cleared_routing_clears_only_what_is_set() -> None:
-    routing = {"voice_url": VOICE, "trunk_sid": "", "sms_url": None, "sms_method": "POST"}
+    routing = {
+        "voice_url": VOICE,
+        "trunk_sid": "",
+        "sms_url": None,
+        "sms_method": "POST",
+    }
     assert cleared_routing(routing) == {"voice_url": ""}
 
 

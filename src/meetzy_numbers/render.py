@@ -30,6 +30,11 @@ BADGES: dict[str, tuple[str, str]] = {
     State.UNASSIGNED.value: ("⚪", "bright_black"),
     "caller-id": ("🔒", "cyan"),
 }
+# Columns a terminal table never wraps: numbers and SIDs are read whole
+# (``old`` and ``new`` are the two numbers of a swap).
+WHOLE_COLUMNS = frozenset(
+    {"sid", "phone_number", "badge", "national_format", "old", "new"}
+)
 HEALTH_STYLES = {
     "healthy": "green",
     "warning": "yellow",
@@ -148,7 +153,7 @@ class Output:
 
         table = Table(title=title, box=box.SIMPLE_HEAD, caption=footer)
         for key, heading in columns:
-            whole = key in ("sid", "phone_number", "badge", "national_format")
+            whole = key in WHOLE_COLUMNS
             # Long URLs fold onto the next line rather than lose their end.
             table.add_column(heading, no_wrap=whole, overflow="fold")
         for row in rows:
@@ -290,6 +295,35 @@ def number_row(record: NumberRecord, agent_names: dict[str, str]) -> dict[str, A
         "routing": record.routing or None,
         "capabilities": record.capabilities or None,
     }
+
+
+def with_health_column(
+    columns: Sequence[tuple[str, str]], records: Sequence[NumberRecord]
+) -> list[tuple[str, str]]:
+    """The columns, with health after the agent once any record has health."""
+    if not any(record.health for record in records):
+        return list(columns)
+    keys = [key for key, _ in columns]
+    at = keys.index("agent") + 1 if "agent" in keys else len(keys)
+    return [*columns[:at], ("health", "health"), *columns[at:]]
+
+
+def health_pairs(health: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Field and value lines of a number's last health result, for ``show``."""
+    if not health:
+        return []
+
+    def percent(value: Any) -> str:
+        return f"{value:.0%}" if isinstance(value, int | float) else ""
+
+    days = health.get("window_days")
+    return [
+        {"field": "health", "value": health.get("status")},
+        {"field": "answer rate", "value": percent(health.get("answer_rate"))},
+        {"field": "short calls", "value": percent(health.get("short_share"))},
+        {"field": "calls", "value": f"{health.get('calls', 0)} in {days} days"},
+        {"field": "health computed at", "value": health.get("computed_at")},
+    ]
 
 
 def number_styles() -> dict[str, str]:

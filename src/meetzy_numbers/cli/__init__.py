@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from meetzy_numbers.cli import admin, changes, doctor, numbers  # noqa: F401 - registers
+from meetzy_numbers.cli import (  # noqa: F401 - registers the commands
+    admin,
+    callerid,
+    changes,
+    doctor,
+    health,
+    history,
+    numbers,
+    provision,
+    swap,
+)
 from meetzy_numbers.cli.app import app
 
 

@@ -47,6 +47,12 @@ class MeetzyGroup(TyperGroup):
         except MeetzyError as error:
             _output_of(ctx).error(error.message, error.hint)
             raise typer.Exit(int(error.exit_code)) from None
+        except BrokenPipeError:
+            # The reader (`| head`) has what it wanted; stop quietly. Point
+            # stdout at nothing so the interpreter's final flush cannot fail.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise typer.Exit(0) from None
         except KeyboardInterrupt:
             _output_of(ctx).error("interrupted")
             raise typer.Exit(130) from None
@@ -62,6 +68,10 @@ class MeetzyGroup(TyperGroup):
                 "run again with -vv for the full traceback",
             )
             raise typer.Exit(int(ExitCode.FAILED)) from None
+        finally:
+            run = ctx.find_root().obj
+            if isinstance(run, Run) and ctx.parent is None:
+                run.context.flush_cache()
 
 
 def _first_line(error: BaseException) -> str:

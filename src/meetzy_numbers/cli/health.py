@@ -14,13 +14,13 @@ from meetzy_numbers.errors import ExitCode
 from meetzy_numbers.model.health import HealthStatus
 from meetzy_numbers.model.numbers import NumberRecord
 from meetzy_numbers.operations import health as operations
-from meetzy_numbers.render import HEALTH_STYLES, health_badge
+from meetzy_numbers.render import HEALTH_STYLES
 
 HEALTH_COLUMNS: list[tuple[str, str]] = [
     ("phone_number", "number"),
     ("account_name", "account"),
     ("agent", "agent"),
-    ("badge", "health"),
+    ("health", "health"),
     ("answered_pct", "answered"),
     ("short_pct", "short"),
     ("calls", "calls"),
@@ -29,7 +29,7 @@ PICK_COLUMNS: list[tuple[str, str]] = [
     ("rank", "#"),
     ("phone_number", "number"),
     ("account_name", "account"),
-    ("badge", "health"),
+    ("health", "health"),
     ("reason", "why"),
 ]
 
@@ -72,8 +72,15 @@ def health(
     records = sorted(
         report.records, key=lambda r: (r.account_name.lower(), r.phone_number)
     )
+    rows = [health_row(r) for r in records]
+    if output is Format.table and not rows:
+        return  # only caller IDs were named, and each got its note
+    if output is Format.table:
+        for row in rows:
+            row["answered_pct"] = _percent(row["answer_rate"])
+            row["short_pct"] = _percent(row["short_share"])
     run.output.records(
-        [health_row(r) for r in records],
+        rows,
         HEALTH_COLUMNS,
         footer=_footer(records, report.window_days),
         styles=_styles(),
@@ -114,7 +121,7 @@ def _percent(value: float | None) -> str:
 
 def _footer(records: list[NumberRecord], window_days: int) -> str:
     counts = Counter((r.health or {}).get("status") for r in records)
-    parts = [f"{health_badge(s.value)} {counts.get(s.value, 0)}" for s in HealthStatus]
+    parts = [f"{counts.get(s.value, 0)} {s.value}" for s in HealthStatus]
     plural = "s" if len(records) != 1 else ""
     return (
         f"{len(records)} number{plural}, outbound calls of the last "
@@ -123,7 +130,7 @@ def _footer(records: list[NumberRecord], window_days: int) -> str:
 
 
 def _styles() -> dict[str, str]:
-    return {f"badge:{health_badge(k)}": v for k, v in HEALTH_STYLES.items()}
+    return {f"health:{word}": style for word, style in HEALTH_STYLES.items()}
 
 
 @app.command()
@@ -147,17 +154,15 @@ def pick(
     result = operations.pick(run.context, agent, to)
     for sid, error in result.failures.items():
         run.output.warning(f"skipped {sid}: {error.message}")
-    rows = [choice.to_dict() for choice in result.ranking]
     if output is Format.table:
         best = result.ranking[0]
         # The number alone on stdout, so that scripts can use it as it is.
         print(best.record.phone_number, file=run.output.out)
         others = len(result.ranking) - 1
-        rest = f"; {others} other number{'s' if others != 1 else ''}" if others else ""
+        rest = f"; {others} more ranked below (-o json)" if others else ""
         run.output.message(
             f"{best.record.phone_number} for {agent}: {best.reason}{rest}"
         )
         return
-    for row in rows:
-        row["badge"] = health_badge(row["health"])
+    rows = [choice.to_dict() for choice in result.ranking]
     run.output.records(rows, PICK_COLUMNS, styles=_styles())

@@ -12,10 +12,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from meetzy_numbers.errors import CredentialsError, TwilioFailure
-from meetzy_numbers.gateway.errors import mapped_errors
+from meetzy_numbers.errors import CredentialsError, NotFound, TwilioFailure
+from meetzy_numbers.gateway.errors import (
+    mapped_errors,
+    purchase_refusal,
+    search_refusal,
+)
 from meetzy_numbers.gateway.http import GatewayHttpClient
 from meetzy_numbers.model.accounts import Account
 from meetzy_numbers.store.credentials import Credential, CredentialStore
@@ -24,6 +29,14 @@ if TYPE_CHECKING:
     from twilio.rest import Client
 
 PAGE_SIZE = 1000
+# Twilio answers a search with about 30 numbers and no next page.
+SEARCH_SIZE = 30
+# Search types the tool buys, and the twilio-python list behind each.
+SEARCH_KINDS: dict[str, str] = {
+    "Local": "local",
+    "Mobile": "mobile",
+    "TollFree": "toll_free",
+}
 
 NUMBER_FIELDS: tuple[str, ...] = (
     "sid",
@@ -57,6 +70,20 @@ NUMBER_FIELDS: tuple[str, ...] = (
     "date_created",
     "date_updated",
 )
+AVAILABLE_FIELDS: tuple[str, ...] = (
+    "phone_number",
+    "friendly_name",
+    "iso_country",
+    "locality",
+    "region",
+    "postal_code",
+    "rate_center",
+    "lata",
+    "latitude",
+    "longitude",
+    "address_requirements",
+    "beta",
+)
 CALLER_ID_FIELDS: tuple[str, ...] = (
     "sid",
     "account_sid",
@@ -82,6 +109,8 @@ def as_dict(instance: object, fields: Iterable[str]) -> dict[str, Any]:
         value = getattr(instance, name, None)
         if isinstance(value, datetime):
             value = value.isoformat()
+        elif isinstance(value, Decimal):
+            value = str(value)
         elif value is not None and hasattr(value, "value"):  # twilio-python enums
             value = value.value
         record[name] = value
@@ -299,6 +328,77 @@ class Gateway:
             api_key_on_subaccount=key_on_sub,
         ):
             api.incoming_phone_numbers(sid).delete()
+
+    # Buying
+
+    def search_available(
+        self, account: Account, country: str, kind: str, **filters: Any
+    ) -> list[dict[str, Any]]:
+        """Numbers for sale: one search, at most about 30, nothing bought.
+
+        ``filters`` are twilio-python's (``area_code``, ``contains``,
+        ``voice_enabled``…). A country that sells no numbers of ``kind``
+        answers 404, which is an empty result here.
+        """
+        api, key_on_sub = self._account_api(account, manage=False)
+        listing = getattr(api.available_phone_numbers(country), SEARCH_KINDS[kind])
+        try:
+            with mapped_errors(
+                self.http,
+                action=f"search {country} {kind} numbers for",
+                account=account,
+                api_key_on_subaccount=key_on_sub,
+            ):
+                records = listing.list(page_size=SEARCH_SIZE, **filters)
+        except NotFound:
+            return []
+        except TwilioFailure as error:
+            raise search_refusal(error) from None
+        found = []
+        for record in records:
+            item = as_dict(record, AVAILABLE_FIELDS)
+            # Search results spell Voice/SMS/MMS; numbers in an account do not.
+            capabilities = getattr(record, "capabilities", None) or {}
+            item["capabilities"] = {
+                str(key).lower(): bool(value) for key, value in capabilities.items()
+            }
+            found.append(item)
+        return found
+
+    def buy_number(
+        self,
+        account: Account,
+        phone_number: str,
+        *,
+        bundle_sid: str | None = None,
+        address_sid: str | None = None,
+        routing: dict[str, str] | None = None,
+        friendly_name: str | None = None,
+    ) -> dict[str, Any]:
+        """Buy one number. Not idempotent: a time-out raises UncertainOutcome."""
+        api, key_on_sub = self._account_api(account, manage=True)
+        params: dict[str, str] = {**(routing or {}), "phone_number": phone_number}
+        for name, value in (
+            ("bundle_sid", bundle_sid),
+            ("address_sid", address_sid),
+            ("friendly_name", friendly_name),
+        ):
+            if value:
+                params[name] = value
+        try:
+            with mapped_errors(
+                self.http,
+                action="buy",
+                account=account,
+                what=f"number {phone_number}",
+                api_key_on_subaccount=key_on_sub,
+            ):
+                created = api.incoming_phone_numbers.create(**params)
+        except TwilioFailure as error:
+            raise purchase_refusal(
+                error, phone_number, bundle_sid=bundle_sid, address_sid=address_sid
+            ) from None
+        return as_dict(created, NUMBER_FIELDS)
 
     # OutgoingCallerIds
 

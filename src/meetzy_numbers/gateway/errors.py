@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -29,9 +30,6 @@ NEEDS_ADDRESS = frozenset({21631, 21613})
 NUMBER_NOT_AVAILABLE = 21422
 NONE_IN_AREA_CODE = 21452
 BAD_AREA_CODE = 21451
-# A regulatory refusal holds for every number of the same search: the caller
-# stops instead of trying the next candidate.
-REGULATORY = frozenset({NEEDS_BUNDLE, *NEEDS_ADDRESS})
 
 
 def twilio_error(
@@ -143,11 +141,10 @@ def purchase_refusal(
 ) -> MeetzyError:
     """Twilio's refusal to sell a number, told as what the operator must do."""
     code = error.code
-    said = f"(Twilio error {code}: {error.message})"
+    said = _twilio_said(error)
     if code == NEEDS_BUNDLE and not bundle_sid:
         return TwilioFailure(
-            f"Twilio will not sell {phone_number} without a regulatory bundle "
-            f"{said}",
+            f"Twilio will not sell {phone_number} without a regulatory bundle {said}",
             status=error.status,
             code=code,
             hint="pass --bundle BU… naming a twilio-approved bundle for the "
@@ -164,8 +161,7 @@ def purchase_refusal(
         )
     if code in NEEDS_ADDRESS and not address_sid:
         return TwilioFailure(
-            f"Twilio will not sell {phone_number} without an address on file "
-            f"{said}",
+            f"Twilio will not sell {phone_number} without an address on file {said}",
             status=error.status,
             code=code,
             hint="pass --address AD… naming an address in the number's country "
@@ -191,7 +187,7 @@ def purchase_refusal(
 
 def search_refusal(error: TwilioFailure) -> MeetzyError:
     """Twilio's refusal to search, when it is about the area code asked for."""
-    said = f"(Twilio error {error.code}: {error.message})"
+    said = _twilio_said(error)
     if error.code == NONE_IN_AREA_CODE:
         return TwilioFailure(
             f"Twilio has no numbers for sale in that area code {said}",
@@ -205,3 +201,15 @@ def search_refusal(error: TwilioFailure) -> MeetzyError:
             hint="give the area code as digits, like 415 or 91",
         )
     return error
+
+
+def _twilio_said(error: TwilioFailure) -> str:
+    """Twilio's own words from a mapped error, without the tool's framing."""
+    text = error.message
+    _, found, rest = text.partition(": ")
+    if found:
+        text = rest
+    text = text.removeprefix("Unable to create record: ")
+    text = text.removeprefix("Unable to fetch page: ")
+    text = re.sub(r"\s*\(Twilio error \d+\)$", "", text)
+    return f"(Twilio error {error.code}: {text})"

@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Protocol
 
 
-class HealthStatus(str, Enum):
+class HealthStatus(StrEnum):
     HEALTHY = "healthy"
     WARNING = "warning"
     SPAM = "spam"
@@ -178,8 +178,7 @@ def classify(
     elif rate < thresholds.spam_answer_rate or share >= thresholds.spam_short_share:
         status = HealthStatus.SPAM
     elif (
-        rate < thresholds.warning_answer_rate
-        or share >= thresholds.warning_short_share
+        rate < thresholds.warning_answer_rate or share >= thresholds.warning_short_share
     ):
         status = HealthStatus.WARNING
     else:

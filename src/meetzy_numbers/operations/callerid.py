@@ -1,19 +1,17 @@
-"""Caller IDs: start a validation, list them with their status, remove one.
+"""Caller IDs: their records, starting a validation, removing one.
 
 Twilio lists verified caller IDs only. A validation in progress or one that
-failed lives in the local pending file (store/pending.py) and is judged again
-on every listing: the caller ID showing up in Twilio makes it verified, and
-the outcome of Twilio's validation call, or the time gone by, makes it
-disabled. The agent a caller ID belongs to is written into its Twilio
-friendly name (``meetzy:<agent>``), so every machine sees the link.
+failed lives in the local pending file (store/pending.py); validations.py
+judges it on every ``callerid list``. The agent a caller ID belongs to is
+written into its Twilio friendly name (``meetzy:<agent>``), so every machine
+sees the link.
 """
 
 from __future__ import annotations
 
 import re
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from meetzy_numbers.errors import MeetzyError, NotFound, Refused, UsageError
@@ -24,18 +22,11 @@ from meetzy_numbers.operations.changes import new_run_id
 from meetzy_numbers.operations.context import Context
 from meetzy_numbers.operations.inventory import parse_reference
 from meetzy_numbers.store.pending import (
-    DISABLED,
     PENDING,
     PendingStore,
     PendingValidation,
 )
 
-# A validation nobody finished within a day will not finish.
-EXPIRY = timedelta(hours=24)
-# Twilio creates the caller ID as the code is entered; a completed call with
-# no caller ID some minutes later means the code never came.
-AFTER_CALL_GRACE = timedelta(minutes=10)
-FAILED_CALL_STATUSES = frozenset({"failed", "no-answer", "busy", "canceled"})
 LABEL_PREFIX = "meetzy:"
 _EXTENSION_RE = re.compile(r"^[0-9wW#*]{1,32}$")
 
@@ -137,28 +128,8 @@ def start_validation(
     from meetzy_numbers.gateway import AlreadyVerified
 
     label = agent_label(agent) if agent else None
-    run = new_run_id()
-    started = ctx.journal.append(
-        action="callerid-verify",
-        status="started",
-        account_sid=account.sid,
-        phone_number=number,
-        after={"friendly_name": label} if label else None,
-        run=run,
-    )
-
-    def close(status: str, detail: str, sid: str | None = None) -> None:
-        ctx.journal.append(
-            action="callerid-verify",
-            status=status,
-            account_sid=account.sid,
-            number_sid=sid,
-            phone_number=number,
-            detail=detail,
-            run=run,
-            ref=started.id,
-        )
-
+    entry = _Journaled(ctx, "callerid-verify", account, number)
+    entry.start(after={"friendly_name": label} if label else None)
     try:
         answer = ctx.gateway.request_validation(
             account,
@@ -170,36 +141,23 @@ def start_validation(
     except AlreadyVerified:
         result = _already_verified(ctx, account, number, agent)
         linked = f"; linked to agent {agent}" if result.linked else ""
-        close("done", f"already verified{linked}")
+        entry.finish("done", f"already verified{linked}")
         return result
     except MeetzyError as error:
-        close("failed", error.message)
-        if error.hint is None:
-            error.hint = (
-                "run: meetzy-numbers callerid list, to see whether a "
-                "validation started before trying again"
-            )
+        entry.finish("failed", error.message)
+        error.hint = error.hint or (
+            "run: meetzy-numbers callerid list, to see whether a validation "
+            "started before trying again"
+        )
         raise
 
     call_sid = str(answer.get("call_sid") or "")
-    pending_store(ctx).put(
-        PendingValidation(
-            phone_number=number,
-            account_sid=account.sid,
-            call_sid=call_sid,
-            started_at=now or clock(),
-            agent=agent,
-        )
-    )
-    close("done", f"validation call {call_sid} started")
-    return ValidationStarted(
-        phone_number=number,
-        account=account,
-        status=PENDING,
-        call_sid=call_sid,
-        validation_code=str(answer.get("validation_code") or ""),
-        agent=agent,
-    )
+    started_at = now or clock()
+    validation = PendingValidation(number, account.sid, call_sid, started_at, agent)
+    pending_store(ctx).put(validation)
+    entry.finish("done", f"validation call {call_sid} started")
+    code = str(answer.get("validation_code") or "")
+    return ValidationStarted(number, account, PENDING, call_sid, code, agent)
 
 
 def _check_options(
@@ -242,152 +200,6 @@ def _already_verified(
         )
         result.agent, result.linked = agent, True
     return result
-
-
-# List
-
-
-@dataclass
-class CallerIdListing:
-    records: list[NumberRecord] = field(default_factory=list)
-    failures: dict[str, MeetzyError] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-
-
-def judge(
-    entry: PendingValidation, call: dict[str, Any] | None, now: datetime
-) -> PendingValidation:
-    """What a validation not yet verified has become, given its call's record."""
-    if entry.status == DISABLED:
-        return entry
-    if now - entry.started_at > EXPIRY:
-        return entry.disabled("expired: not verified within 24 hours")
-    status = str((call or {}).get("status") or "")
-    if status in FAILED_CALL_STATUSES:
-        return entry.disabled(f"validation call {status}")
-    if status == "completed":
-        ended = _moment((call or {}).get("end_time")) or _moment(
-            (call or {}).get("date_updated")
-        )
-        if now - (ended or entry.started_at) > AFTER_CALL_GRACE:
-            return entry.disabled("validation call ended without the code")
-    return entry
-
-
-def _moment(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def list_caller_ids(
-    ctx: Context, accounts: list[Account], *, now: datetime | None = None
-) -> CallerIdListing:
-    """Verified, pending and disabled caller IDs, reconciled with Twilio."""
-    moment = now or clock()
-    store = pending_store(ctx)
-    entries = store.load()
-    listing = CallerIdListing()
-    workers = max(1, min(ctx.config.concurrency, len(accounts)))
-
-    def one(account: Account) -> _AccountResult:
-        mine = [e for e in entries if e.account_sid == account.sid]
-        return _reconcile(ctx, account, mine, moment)
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(pool.map(one, accounts))
-
-    judged: dict[tuple[str, str], PendingValidation | None] = {}
-    for account, result in zip(accounts, results, strict=True):
-        if result.failure is not None:
-            listing.failures[account.sid] = result.failure
-        listing.records.extend(result.records)
-        listing.warnings.extend(result.warnings)
-        judged.update(result.judged)
-    _save_judgements(store, entries, judged)
-    return listing
-
-
-@dataclass
-class _AccountResult:
-    records: list[NumberRecord] = field(default_factory=list)
-    judged: dict[tuple[str, str], PendingValidation | None] = field(
-        default_factory=dict
-    )
-    warnings: list[str] = field(default_factory=list)
-    failure: MeetzyError | None = None
-
-
-def _reconcile(
-    ctx: Context,
-    account: Account,
-    entries: list[PendingValidation],
-    now: datetime,
-) -> _AccountResult:
-    result = _AccountResult()
-    try:
-        live = ctx.gateway.list_caller_ids(account)
-    except MeetzyError as error:
-        # Without Twilio's list nothing can be judged; show what is known.
-        result.failure = error
-        result.records = [pending_record(entry, account) for entry in entries]
-        return result
-    ctx.cache.update_caller_ids(account.sid, live)
-    result.records = [verified_record(raw, account) for raw in live]
-    verified = {str(raw.get("phone_number")) for raw in live}
-
-    for entry in entries:
-        if entry.phone_number in verified:
-            result.judged[entry.key] = None
-            continue
-        call = None
-        if entry.status == PENDING and now - entry.started_at <= EXPIRY:
-            try:
-                call = ctx.gateway.fetch_call(account, entry.call_sid)
-            except NotFound:
-                call = None
-            except MeetzyError as error:
-                result.warnings.append(
-                    f"could not check the validation call of "
-                    f"{entry.phone_number}: {error.message}"
-                )
-        judged = judge(entry, call, now)
-        result.judged[entry.key] = judged
-        result.records.append(pending_record(judged, account))
-    return result
-
-
-def _save_judgements(
-    store: PendingStore,
-    read: list[PendingValidation],
-    judged: dict[tuple[str, str], PendingValidation | None],
-) -> None:
-    changed = {
-        key: value
-        for key, value in judged.items()
-        if value is None or value not in read
-    }
-    if not changed:
-        return
-
-    def apply(current: list[PendingValidation]) -> list[PendingValidation]:
-        kept: list[PendingValidation] = []
-        for entry in current:
-            if entry.key not in changed:
-                kept.append(entry)
-                continue
-            new = changed[entry.key]
-            if new is None:
-                continue  # verified: Twilio holds it now
-            # A verify run since the listing started a new call: keep that.
-            kept.append(new if entry.call_sid == new.call_sid else entry)
-        return kept
-
-    store.modify(apply)
 
 
 # Remove
@@ -435,58 +247,63 @@ def find_for_removal(ctx: Context, text: str, accounts: list[Account]) -> Remova
 
 
 def remove(ctx: Context, target: RemovalTarget) -> str:
-    """Delete the caller ID (or forget the pending validation); journal it."""
+    """Delete the caller ID (or forget the pending validation); journal it.
+
+    Returns the id of the journal change, as ``history`` shows it.
+    """
     account, number = target.account, target.phone_number
-    run = new_run_id()
     if target.caller_id is None:
         pending_store(ctx).drop(account.sid, number)
-        entry = ctx.journal.append(
-            action="callerid-remove",
-            status="done",
-            account_sid=account.sid,
-            phone_number=number,
-            detail="pending validation dropped",
-            run=run,
-        )
-        return entry.id
+        entry = _Journaled(ctx, "callerid-remove", account, number)
+        return entry.finish("done", "pending validation dropped")
 
     sid = str(target.caller_id["sid"])
     before = {"friendly_name": target.caller_id.get("friendly_name")}
-    started = ctx.journal.append(
-        action="callerid-remove",
-        status="started",
-        account_sid=account.sid,
-        number_sid=sid,
-        phone_number=number,
-        before=before,
-        run=run,
-    )
+    entry = _Journaled(ctx, "callerid-remove", account, number, sid)
+    change_id = entry.start(before=before)
     try:
         ctx.gateway.delete_caller_id(account, sid)
     except NotFound:
         pass  # gone between the listing and the delete: the goal is reached
     except MeetzyError as error:
-        ctx.journal.append(
-            action="callerid-remove",
-            status="failed",
-            account_sid=account.sid,
-            number_sid=sid,
-            phone_number=number,
-            detail=error.message,
-            run=run,
-            ref=started.id,
-        )
+        entry.finish("failed", error.message)
         raise
     ctx.cache.remove_number(account.sid, sid)
     pending_store(ctx).drop(account.sid, number)
-    done = ctx.journal.append(
-        action="callerid-remove",
-        status="done",
-        account_sid=account.sid,
-        number_sid=sid,
-        phone_number=number,
-        before=before,
-        run=run,
-        ref=started.id,
-    )
-    return done.id
+    entry.finish("done", None, before=before)
+    return change_id
+
+
+@dataclass
+class _Journaled:
+    """The journal lines of one caller-ID change: started, then done or failed."""
+
+    ctx: Context
+    action: str
+    account: Account
+    number: str
+    sid: str | None = None
+    run: str = field(default_factory=new_run_id)
+    started: str | None = None
+
+    def start(self, **values: Any) -> str:
+        self.started = self._append("started", None, values)
+        return self.started
+
+    def finish(self, status: str, detail: str | None, **values: Any) -> str:
+        """Close the started line; without one, a single line records it all."""
+        return self._append(status, detail, values)
+
+    def _append(self, status: str, detail: str | None, values: dict[str, Any]) -> str:
+        line = self.ctx.journal.append(
+            action=self.action,
+            status=status,
+            account_sid=self.account.sid,
+            number_sid=self.sid,
+            phone_number=self.number,
+            detail=detail,
+            run=self.run,
+            ref=self.started if status != "started" else None,
+            **values,
+        )
+        return line.id

@@ -38,6 +38,10 @@ from meetzy_numbers.store.atomic import file_lock
 from meetzy_numbers.store.journal import JournalEntry
 
 
+# A bulk run writes its cache changes this often, and at the end.
+FLUSH_EVERY = 200
+
+
 class Outcome(str, Enum):
     DONE = "done"
     SKIPPED = "skipped"
@@ -203,15 +207,29 @@ def number_lock(ctx: Context, sid: str) -> Any:
 
 
 def apply_update(
-    ctx: Context, action: str, record: NumberRecord, plan: Planner, run: str
+    ctx: Context,
+    action: str,
+    record: NumberRecord,
+    plan: Planner,
+    run: str,
+    *,
+    detail: str | None = None,
 ) -> ChangeResult:
-    """Fetch, plan, journal, update, journal, cache: one number."""
+    """Fetch, plan, journal, update, journal, cache: one number.
+
+    ``detail`` goes on the journal lines (``undo`` names the entry it undoes).
+    """
     with number_lock(ctx, record.sid):
-        return _apply_update(ctx, action, record, plan, run)
+        return _apply_update(ctx, action, record, plan, run, detail)
 
 
 def _apply_update(
-    ctx: Context, action: str, record: NumberRecord, plan: Planner, run: str
+    ctx: Context,
+    action: str,
+    record: NumberRecord,
+    plan: Planner,
+    run: str,
+    detail: str | None,
 ) -> ChangeResult:
     account = account_of(ctx, record)
     try:
@@ -242,6 +260,7 @@ def _apply_update(
             phone_number=live.phone_number,
             before=snapshot(live),
             after=expected,
+            detail=detail,
             run=run,
         )
     try:
@@ -250,20 +269,20 @@ def _apply_update(
         _close(ctx, started, "failed", error.message)
         return ChangeResult(action, live, Outcome.FAILED, error.message, error=error)
 
-    ctx.cache.update_number(account.sid, raw)
+    ctx.cache_later(account.sid, updated=raw)
     after = twilio_number(raw, account.sid, account.name, ctx.config.webhook_base)
-    done = _close(ctx, started, "done", None, after=snapshot(after))
+    done = _close(ctx, started, "done", detail, after=snapshot(after))
     return ChangeResult(
         action, after, Outcome.DONE, changes=changes, journal_id=done.id
     )
 
 
 def _unfinished(ctx: Context, action: str, live: NumberRecord) -> JournalEntry | None:
-    """The "started" line a killed run left for this number, if it is the latest."""
-    latest = next((e for e in ctx.journal.entries() if e.number_sid == live.sid), None)
-    if latest is None or latest.status != "started" or latest.action != action:
+    """The "started" line a killed run left for this number, if any."""
+    entry = ctx.unfinished_changes().get(live.sid)
+    if entry is None or entry.action != action:
         return None
-    return latest
+    return entry
 
 
 def _close(
@@ -309,7 +328,7 @@ def _release(
                 "would cut the agent off (disconnect it first, or pass --force)"
             )
     except NotFound:
-        ctx.cache.remove_number(account.sid, record.sid)
+        ctx.cache_later(account.sid, removed=record.sid)
         unfinished = _unfinished(ctx, "return", record)
         if unfinished is not None:
             _close(ctx, unfinished, "done", "finished by a later run")
@@ -336,7 +355,7 @@ def _release(
     except MeetzyError as error:
         _close(ctx, started, "failed", error.message)
         return ChangeResult("return", live, Outcome.FAILED, error.message, error=error)
-    ctx.cache.remove_number(account.sid, live.sid)
+    ctx.cache_later(account.sid, removed=live.sid)
     done = _close(ctx, started, "done", None)
     return ChangeResult("return", live, Outcome.DONE, journal_id=done.id)
 
@@ -352,22 +371,28 @@ def run_many(
     workers = max(1, min(ctx.config.concurrency, len(items)))
     results: list[ChangeResult] = []
     if workers == 1:
-        for item in items:
-            result = one(item)
-            results.append(result)
-            if on_result:
-                on_result(result)
+        try:
+            for item in items:
+                result = one(item)
+                results.append(result)
+                if on_result:
+                    on_result(result)
+        finally:
+            ctx.flush_cache()
         return results
     pool = ThreadPoolExecutor(max_workers=workers)
     try:
         futures = [pool.submit(one, item) for item in items]
-        for future in futures:
+        for done, future in enumerate(futures, start=1):
             result = future.result()
             results.append(result)
             if on_result:
                 on_result(result)
+            if done % FLUSH_EVERY == 0:
+                ctx.flush_cache()
     finally:
         # On Ctrl-C, drop what has not started; what is in flight finishes
         # and is journaled, so every number ends changed or not.
         pool.shutdown(wait=True, cancel_futures=True)
+        ctx.flush_cache()
     return results

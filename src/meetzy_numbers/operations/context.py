@@ -7,9 +7,10 @@ start-up together; a cached ``list`` or ``--help`` never gets that far.
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from meetzy_numbers.errors import CredentialsError
 from meetzy_numbers.paths import Paths
@@ -21,7 +22,7 @@ from meetzy_numbers.store.credentials import (
     FileBackend,
     KeyringBackend,
 )
-from meetzy_numbers.store.journal import Journal
+from meetzy_numbers.store.journal import Journal, JournalEntry
 
 if TYPE_CHECKING:
     from meetzy_numbers.gateway import Gateway
@@ -37,6 +38,51 @@ class Context:
     api_url: str | None = None
     refresh: bool = False
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    _pending: dict[str, tuple[dict[str, dict[str, Any]], set[str]]] = field(
+        default_factory=dict, init=False, repr=False
+    )
+    _pending_lock: threading.Lock = field(
+        default_factory=threading.Lock, init=False, repr=False
+    )
+
+    def cache_later(
+        self,
+        account_sid: str,
+        *,
+        updated: dict[str, Any] | None = None,
+        removed: str | None = None,
+    ) -> None:
+        """Note a changed or released number for the cache, written in one go
+        by :meth:`flush_cache`: rewriting a 10,000-number file per change
+        would cost more than the change."""
+        with self._pending_lock:
+            if account_sid not in self._pending:
+                self.cache.mark_dirty(account_sid)
+                self._pending[account_sid] = ({}, set())
+            records, gone = self._pending[account_sid]
+            if updated is not None:
+                records[updated["sid"]] = updated
+                gone.discard(updated["sid"])
+            if removed is not None:
+                gone.add(removed)
+                records.pop(removed, None)
+
+    _unfinished: dict[str, JournalEntry] | None = field(
+        default=None, init=False, repr=False
+    )
+
+    def unfinished_changes(self) -> dict[str, JournalEntry]:
+        """Changes a killed run started and never closed, read once per run."""
+        with self._pending_lock:
+            if self._unfinished is None:
+                self._unfinished = self.journal.unfinished()
+            return self._unfinished
+
+    def flush_cache(self) -> None:
+        with self._pending_lock:
+            pending, self._pending = self._pending, {}
+        for account_sid, (records, gone) in pending.items():
+            self.cache.apply(account_sid, list(records.values()), gone)
 
     @cached_property
     def config_store(self) -> ConfigStore:

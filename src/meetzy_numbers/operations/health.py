@@ -129,7 +129,7 @@ def compute_health(
 
     Returns results by number SID, and failures by account SID.
     """
-    now = datetime.now(UTC)
+    now = datetime.now(UTC).replace(microsecond=0)
     since = now - timedelta(days=window_days)
     by_account: dict[str, list[NumberRecord]] = {a.sid: [] for a in accounts}
     for record in records:

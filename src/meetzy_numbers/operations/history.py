@@ -73,35 +73,55 @@ class Change:
 
 
 def fold(entries: list[JournalEntry]) -> list[Change]:
-    """Journal lines (newest first, as the journal gives them) as changes."""
+    """Journal lines (newest first, as the journal gives them) as changes.
+
+    A closing line joins the change its ``ref`` names. One that reports
+    another number (a swap's second number) is a change of its own when it
+    is done; when it failed, the change it belongs to failed.
+    """
     changes: dict[str, Change] = {}
     for line in reversed(entries):
-        change = changes.get(line.ref) if line.ref else None
-        if change is None:
-            outcome = UNFINISHED if line.status == "started" else line.status
-            changes[line.id] = Change(
-                id=line.id,
-                time=line.time,
-                action=line.action,
-                outcome=outcome,
-                account_sid=line.account_sid,
-                number_sid=line.number_sid,
-                phone_number=line.phone_number,
-                before=line.before,
-                after=line.after,
-                detail=line.detail,
-                run=line.run,
-                lines=[line.id],
-            )
-            continue
-        change.outcome = line.status
-        change.lines.append(line.id)
-        change.number_sid = change.number_sid or line.number_sid
-        change.detail = line.detail or change.detail
-        if line.status == "done":
-            change.before = line.before if line.before is not None else change.before
-            change.after = line.after
+        parent = changes.get(line.ref) if line.ref else None
+        if parent is not None and not (
+            _other_number(parent, line) and line.status == "done"
+        ):
+            _close(parent, line)
+        else:
+            changes[line.id] = _opened(line)
     return sorted(changes.values(), key=lambda change: change.id, reverse=True)
+
+
+def _opened(line: JournalEntry) -> Change:
+    return Change(
+        id=line.id,
+        time=line.time,
+        action=line.action,
+        outcome=UNFINISHED if line.status == "started" else line.status,
+        account_sid=line.account_sid,
+        number_sid=line.number_sid,
+        phone_number=line.phone_number,
+        before=line.before,
+        after=line.after,
+        detail=line.detail,
+        run=line.run,
+        lines=[line.id],
+    )
+
+
+def _other_number(change: Change, line: JournalEntry) -> bool:
+    return bool(line.number_sid and change.number_sid) and (
+        line.number_sid != change.number_sid
+    )
+
+
+def _close(change: Change, line: JournalEntry) -> None:
+    change.outcome = line.status
+    change.lines.append(line.id)
+    change.detail = line.detail or change.detail
+    if line.status == "done" and not _other_number(change, line):
+        change.number_sid = change.number_sid or line.number_sid
+        change.before = line.before if line.before is not None else change.before
+        change.after = line.after
 
 
 def history(
@@ -160,9 +180,10 @@ class UndoPlan:
 def prepare_undo(ctx: Context, change_id: str, *, force: bool) -> UndoPlan:
     """Check the change can be undone and each number is as it left it."""
     change = find_change(ctx, change_id)
-    _check_undoable(change)
+    parts = _parts(ctx, change)
+    _check_undoable(change, parts)
     steps = []
-    for part in _parts(ctx, change):
+    for part in parts:
         record = _placeholder(part)
         try:
             live = refreshed(ctx, record, account_of(ctx, record))
@@ -176,7 +197,7 @@ def prepare_undo(ctx: Context, change_id: str, *, force: bool) -> UndoPlan:
     return UndoPlan(change, steps)
 
 
-def _check_undoable(change: Change) -> None:
+def _check_undoable(change: Change, parts: list[Change]) -> None:
     if change.action == "return":
         raise Refused(
             "a returned number is released to Twilio and cannot be brought back "
@@ -184,6 +205,8 @@ def _check_undoable(change: Change) -> None:
         )
     if change.action not in UNDOABLE:
         raise Refused(f"{change.action} changes cannot be undone by the tool")
+    if parts:
+        return
     if change.outcome == "failed":
         raise Refused(
             f"{change.id} ({change.action} of {change.phone_number}) failed, so "
@@ -198,16 +221,23 @@ def _check_undoable(change: Change) -> None:
 
 
 def _parts(ctx: Context, change: Change) -> list[Change]:
-    """The changes one undo restores, latest first: a swap moves two numbers."""
+    """The finished changes one undo restores, latest first.
+
+    A swap changes two numbers in one run, and a half-done swap only one:
+    undoing any of its entries restores whatever the run did change.
+    """
     if change.action not in GROUPED or not change.run:
-        return [change]
-    return [
+        return [change] if change.outcome == "done" else []
+    parts = [
         other
         for other in fold(ctx.journal.entries())
         if other.run == change.run
         and other.action == change.action
         and other.outcome == "done"
     ]
+    # Undone in the reverse order of finishing: a swap's old number gets its
+    # agent back before the new one lets it go.
+    return sorted(parts, key=lambda part: part.lines[-1], reverse=True)
 
 
 def _placeholder(change: Change) -> NumberRecord:
@@ -221,8 +251,10 @@ def _placeholder(change: Change) -> NumberRecord:
 
 
 def _check_unchanged(change: Change, live: NumberRecord, *, force: bool) -> None:
-    changed = differences(change.after, snapshot(live))
-    if changed and not force:
+    now = snapshot(live)
+    changed = differences(change.after, now)
+    # Already back as before (undone twice): nothing to overwrite, nothing to do.
+    if changed and differences(change.before, now) and not force:
         raise Refused(
             f"{live.phone_number} has changed since {change.id} "
             f"({', '.join(changed)} differ); undoing would overwrite that",
@@ -261,7 +293,12 @@ def undo(ctx: Context, plan: UndoPlan, *, force: bool) -> list[ChangeResult]:
         planner = _planner(step.change, force=force)
         results.append(
             apply_update(
-                ctx, "undo", step.record, planner, run, detail=f"undo of {step.change.id}"
+                ctx,
+                "undo",
+                step.record,
+                planner,
+                run,
+                detail=f"undo of {step.change.id}",
             )
         )
     return results

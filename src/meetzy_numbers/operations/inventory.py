@@ -169,7 +169,6 @@ def locate(
 def refreshed(ctx: Context, record: NumberRecord, account: Account) -> NumberRecord:
     """The number as Twilio has it now, fetched with managing credentials."""
     raw = ctx.gateway.fetch_number(account, record.sid, manage=True)
-    ctx.cache.update_number(account.sid, raw)
     return twilio_number(raw, account.sid, account.name, ctx.config.webhook_base)
 
 

@@ -12,15 +12,12 @@ only moves on to the next candidate.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import phonenumbers
 
 from meetzy_numbers.errors import MeetzyError, NotFound, Refused, UsageError
-from meetzy_numbers.gateway.errors import NUMBER_NOT_AVAILABLE
-from meetzy_numbers.gateway.http import UncertainOutcome
 from meetzy_numbers.model.accounts import Account
 from meetzy_numbers.model.numbers import (
     NumberRecord,
@@ -33,6 +30,8 @@ from meetzy_numbers.operations.context import Context
 
 log = logging.getLogger(__name__)
 
+# Twilio answers a search with about this many numbers, and no next page.
+SEARCH_LIMIT = 30
 # The --type words and Twilio's search types behind them.
 KINDS: dict[str, str] = {"local": "Local", "mobile": "Mobile", "toll-free": "TollFree"}
 
@@ -49,7 +48,7 @@ class Search:
     sms: bool = False
 
     def describe(self) -> str:
-        parts = [f"{self.country} {self.kind}"]
+        parts = [f"{self.country} {self.kind} numbers"]
         if self.area_code:
             parts.append(f"in area code {self.area_code}")
         if self.contains:
@@ -96,7 +95,8 @@ def check_search(search: Search) -> Search:
     area = (search.area_code or "").strip() or None
     if area is not None and not area.isdigit():
         raise UsageError(
-            f"area code {search.area_code!r} is not a number", hint="like 415 or 91"
+            f"area code {search.area_code!r} is not a number",
+            hint="write it as digits, like 415 or 91",
         )
     if search.kind not in KINDS.values():
         raise UsageError(f"unknown number type {search.kind!r}")
@@ -227,9 +227,10 @@ def buy_many(
     papers: Paperwork,
     *,
     run: str,
-    on_bought: Callable[[NumberRecord], None] | None = None,
 ) -> Purchase:
     """Buy ``count`` numbers from the candidates, in order."""
+    from meetzy_numbers.gateway.errors import NUMBER_NOT_AVAILABLE
+
     result = Purchase(account, count, candidates)
     for candidate in candidates:
         if len(result.bought) >= count:
@@ -249,8 +250,6 @@ def buy_many(
             break
         result.bought.append(record)
         result.journal_ids.append(journal_id)
-        if on_bought:
-            on_bought(record)
     return result
 
 
@@ -281,7 +280,7 @@ def buy_one(
             ref=started.id,
         )
         raise
-    ctx.cache.update_number(account.sid, raw)
+    ctx.cache_later(account.sid, updated=raw)
     record = twilio_number(raw, account.sid, account.name, ctx.config.webhook_base)
     done = ctx.journal.append(
         action="buy",
@@ -301,6 +300,10 @@ def _purchase(
     ctx: Context, account: Account, e164: str, papers: Paperwork
 ) -> dict[str, Any]:
     """One purchase, and one more only once the account shows it did not happen."""
+    # The gateway's modules load twilio-python: import them once buying.
+    from meetzy_numbers.gateway.errors import NUMBER_NOT_AVAILABLE
+    from meetzy_numbers.gateway.http import UncertainOutcome
+
     uncertain = False
     for attempt in (1, 2):
         try:
@@ -335,6 +338,8 @@ def _purchase(
 
 
 def _owned(ctx: Context, account: Account, e164: str) -> dict[str, Any] | None:
+    from meetzy_numbers.gateway.http import UncertainOutcome
+
     try:
         return ctx.gateway.find_number(account, e164)
     except MeetzyError as error:

@@ -21,12 +21,16 @@ from meetzy_numbers.errors import MeetzyError
 LOCK_TIMEOUT = 30.0
 
 
-def write_atomic(path: Path, data: bytes | str, *, mode: int | None = None) -> None:
+def write_atomic(
+    path: Path, data: bytes | str, *, mode: int | None = None, durable: bool = True
+) -> None:
     """Replace ``path`` with ``data`` in one step, creating parent folders.
 
     ``mode`` sets the file's permission bits exactly (use ``0o600`` for files
     that may hold secrets). Without it an existing file keeps its mode and a
-    new one gets the usual ``0o666`` less the umask.
+    new one gets the usual ``0o666`` less the umask. ``durable=False`` skips
+    the fsyncs: still atomic for other processes, but a power cut may lose
+    the write, which is fine for a cache.
     """
     payload = data.encode("utf-8") if isinstance(data, str) else data
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -49,7 +53,8 @@ def write_atomic(path: Path, data: bytes | str, *, mode: int | None = None) -> N
             if target_mode is not None:
                 _fchmod(fd, temp, target_mode)
             _write_all(fd, payload)
-            os.fsync(fd)
+            if durable:
+                os.fsync(fd)
         finally:
             os.close(fd)
         temp.replace(path)
@@ -57,7 +62,8 @@ def write_atomic(path: Path, data: bytes | str, *, mode: int | None = None) -> N
         with contextlib.suppress(OSError):
             temp.unlink()
         raise
-    _fsync_dir(path.parent)
+    if durable:
+        _fsync_dir(path.parent)
 
 
 def _write_all(fd: int, payload: bytes) -> None:

@@ -71,7 +71,7 @@ class Cache:
         if entry is None:
             self._discard(account_sid, path)
             return None
-        if not allow_stale and self.is_stale(entry):
+        if not allow_stale and (self.is_stale(entry) or self._dirty(path).exists()):
             return None
         return entry
 
@@ -84,7 +84,7 @@ class Cache:
     def save(self, entry: CacheEntry) -> None:
         path = self.path_for(entry.account_sid)
         with file_lock(path):
-            write_atomic(path, _encode(entry))
+            write_atomic(path, _encode(entry), durable=False)
 
     def update_number(self, account_sid: str, record: dict[str, Any]) -> None:
         """Replace the number with ``record["sid"]``, or append it."""
@@ -117,6 +117,40 @@ class Cache:
 
         self._modify(account_sid, change)
 
+    def mark_dirty(self, account_sid: str) -> None:
+        """Changes are on their way: until :meth:`apply` lands them, the file
+        is stale. A run killed before then leaves the mark, and the next
+        command fetches afresh instead of showing what was."""
+        dirty = self._dirty(self.path_for(account_sid))
+        dirty.parent.mkdir(parents=True, exist_ok=True)
+        dirty.touch()
+
+    def apply(
+        self, account_sid: str, updated: list[dict[str, Any]], removed: set[str]
+    ) -> None:
+        """Many number changes in one read-modify-write; clears the dirty mark."""
+        by_sid = {record["sid"]: record for record in updated}
+
+        def change(entry: CacheEntry) -> None:
+            kept = []
+            for record in entry.numbers:
+                sid = record.get("sid")
+                if sid in removed:
+                    continue
+                kept.append(by_sid.pop(sid, record) if sid in by_sid else record)
+            entry.numbers = [*kept, *by_sid.values()]
+            entry.caller_ids = [
+                r for r in entry.caller_ids if r.get("sid") not in removed
+            ]
+
+        self._modify(account_sid, change)
+        with contextlib.suppress(FileNotFoundError):
+            self._dirty(self.path_for(account_sid)).unlink()
+
+    @staticmethod
+    def _dirty(path: Path) -> Path:
+        return path.with_name(path.name + ".dirty")
+
     def update_extra(self, account_sid: str, key: str, value: Any) -> None:
         def change(entry: CacheEntry) -> None:
             entry.extra[key] = value
@@ -133,6 +167,7 @@ class Cache:
             for stray in self.directory.glob(".*.json.*.tmp"):
                 with contextlib.suppress(OSError):
                     stray.unlink()
+        paths += [self._dirty(path) for path in paths]
         removed = 0
         for path in paths:
             with contextlib.suppress(FileNotFoundError):
@@ -163,7 +198,7 @@ class Cache:
             if entry is None:
                 return  # the next load reports and deletes it
             change(entry)
-            write_atomic(path, _encode(entry))
+            write_atomic(path, _encode(entry), durable=False)
 
     def _discard(self, account_sid: str, path: Path) -> None:
         log.warning("cache for %s was unreadable and will be rebuilt", account_sid)

@@ -211,7 +211,7 @@ def _print_footnotes(bench: Bench, latency: float, limit: int) -> None:
         flags = ", ".join(f"{k} {'yes' if v else 'no'}" for k, v in loaded.items())
         top = ", ".join(f"{name} {ms:.0f} ms" for name, ms in heavy)
         print(f"imports for {label}: imported? {flags}")
-        print(f"  heaviest (own import time per top-level package): {top}")
+        print(f"  heaviest (own import time per top-level package, best of 3): {top}")
 
 
 def _print_targets(bench: Bench, rows: list[Row]) -> None:

@@ -262,3 +262,13 @@ def test_return_marked_older_than(sandbox: Invoke) -> None:
     again = sandbox("return", "+34911230126", "--yes")
     assert again.exit_code == 0
     assert "not in any account" in again.stderr or "already gone" in again.stderr
+
+
+def test_changing_a_caller_id_is_refused(sandbox: Invoke) -> None:
+    for command in (
+        ["reset", "+16505550141", "--yes"],
+        ["assign", "+16505550141", "sales-es"],
+    ):
+        result = sandbox(*command)
+        assert result.exit_code == 6, result.stderr
+        assert "is a caller ID, not a Twilio number" in result.stderr

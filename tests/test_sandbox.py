@@ -62,7 +62,7 @@ class SandboxHttpClient(HttpClient):
         super().__init__(logger=None, is_async=False)
         self.sandbox = sandbox
 
-    def request(  # noqa: PLR0917 (twilio-python's signature)
+    def request(
         self,
         method: str,
         url: str,

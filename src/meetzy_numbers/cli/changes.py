@@ -39,6 +39,10 @@ OlderThanOption = Annotated[
 StateOption = Annotated[
     list[State] | None, typer.Option("--state", help="Numbers in this state.")
 ]
+HealthSelectOption = Annotated[
+    str | None,
+    typer.Option("--health", help="Numbers with this cached health (spam, warning…)."),
+]
 AgentSelectOption = Annotated[
     str | None, typer.Option("--agent", help="Numbers of this agent.")
 ]
@@ -65,7 +69,7 @@ def assign(
     *refs, agent = targets
     planner = changes.plan_assign(run.context, agent, force=force)
     selection = _select(run, refs, Selector())
-    _execute(run, "assign", selection, planner, dry_run=dry_run)
+    _execute(run, "assign", selection, planner, dry_run=dry_run, suffix=f" to {agent}")
 
 
 @app.command()
@@ -73,6 +77,7 @@ def disconnect(
     ctx: typer.Context,
     numbers: NumbersArgument = None,
     agent: AgentSelectOption = None,
+    health: HealthSelectOption = None,
     account: AccountOption = None,
     force: ForceOption = False,
     yes: YesOption = False,
@@ -85,7 +90,8 @@ def disconnect(
     """
     run = run_of(ctx)
     run.output.format = output.value
-    selection = _select(run, numbers or [], Selector(agent=agent), account=account)
+    selector = Selector(agent=agent, health=_health(health))
+    selection = _select(run, numbers or [], selector, account=account)
     planner = changes.plan_disconnect(run.context, force=force)
     _execute(run, "disconnect", selection, planner, dry_run=dry_run, yes=yes)
 
@@ -98,6 +104,7 @@ def reset(
     older_than: OlderThanOption = None,
     state: StateOption = None,
     agent: AgentSelectOption = None,
+    health: HealthSelectOption = None,
     account: AccountOption = None,
     all_accounts: AllOption = False,
     yes: YesOption = False,
@@ -115,6 +122,7 @@ def reset(
         older_than=parse_age(older_than) if older_than else None,
         states=state,
         agent=agent,
+        health=_health(health),
     )
     selection = _select(run, numbers or [], selector, account, all_accounts)
     _execute(run, "reset", selection, changes.plan_reset(), dry_run=dry_run, yes=yes)
@@ -187,6 +195,19 @@ def _confirm_release(run: Run, records: list[NumberRecord], *, yes: bool) -> Non
 # Shared machinery
 
 
+HEALTH_WORDS = ("healthy", "warning", "spam", "unknown")
+
+
+def _health(word: str | None) -> str | None:
+    if word is None:
+        return None
+    if word not in HEALTH_WORDS:
+        raise UsageError(
+            f"--health takes one of {', '.join(HEALTH_WORDS)}, not {word!r}"
+        )
+    return word
+
+
 def _select(
     run: Run,
     refs: list[str],
@@ -220,6 +241,7 @@ def _execute(
     *,
     dry_run: bool,
     yes: bool = True,
+    suffix: str = "",
 ) -> None:
     missing = [
         ChangeResult(
@@ -249,7 +271,7 @@ def _execute(
         records,
         lambda r: changes.apply_update(run.context, action, r, planner, ident),
     )
-    _report(run, action, missing + results)
+    _report(run, action, missing + results, suffix=suffix)
 
 
 def _run_all(
@@ -341,7 +363,12 @@ PAST = {
 
 
 def _report(
-    run: Run, action: str, results: list[ChangeResult], *, quiet_success: bool = False
+    run: Run,
+    action: str,
+    results: list[ChangeResult],
+    *,
+    quiet_success: bool = False,
+    suffix: str = "",
 ) -> None:
     """Print what happened and exit with the code the outcomes add up to."""
     output = run.output
@@ -367,8 +394,7 @@ def _report(
         )
     for result in done:
         if len(results) == 1:
-            agent = f" to {result.record.agent}" if action == "assign" else ""
-            output.message(f"{PAST[action]} {result.record.phone_number}{agent}")
+            output.message(f"{PAST[action]} {result.record.phone_number}{suffix}")
     for result in skipped:
         if len(results) == 1:
             output.message(

@@ -208,21 +208,21 @@ class Gateway:
                 self._clients[key] = client
             return client
 
-    def _account_api(self, account: Account, *, manage: bool) -> tuple[Any, bool]:
+    def _account_api(self, account: Account, *, manage: bool) -> tuple[Any, Credential]:
         credential = self.credential(account, manage=manage)
-        api = self.client(credential).api.v2010.accounts(account.sid)
-        key_on_sub = (
-            credential.username.startswith("SK")
-            and credential.account_sid != account.sid
-        )
-        return api, key_on_sub
+        return self.client(credential).api.v2010.accounts(account.sid), credential
 
     # Accounts
 
     def check(self, credential: Credential) -> Account:
         """Fetch the credential's own account: proof the secret works."""
         probe = Account(credential.account_sid, "", is_main=False)
-        with mapped_errors(self.http, action="check the credentials of", account=probe):
+        with mapped_errors(
+            self.http,
+            action="check the credentials of",
+            account=probe,
+            credential=credential,
+        ):
             fetched = (
                 self.client(credential)
                 .api.v2010.accounts(credential.account_sid)
@@ -264,12 +264,12 @@ class Gateway:
     # IncomingPhoneNumbers
 
     def list_numbers(self, account: Account) -> list[dict[str, Any]]:
-        api, key_on_sub = self._account_api(account, manage=False)
+        api, credential = self._account_api(account, manage=False)
         with mapped_errors(
             self.http,
             action="list the numbers of",
             account=account,
-            api_key_on_subaccount=key_on_sub,
+            credential=credential,
         ):
             return [
                 as_dict(record, NUMBER_FIELDS)
@@ -279,24 +279,24 @@ class Gateway:
     def fetch_number(
         self, account: Account, sid: str, *, manage: bool = False
     ) -> dict[str, Any]:
-        api, key_on_sub = self._account_api(account, manage=manage)
+        api, credential = self._account_api(account, manage=manage)
         with mapped_errors(
             self.http,
             action="fetch",
             account=account,
             what=f"number {sid}",
-            api_key_on_subaccount=key_on_sub,
+            credential=credential,
         ):
             return as_dict(api.incoming_phone_numbers(sid).fetch(), NUMBER_FIELDS)
 
     def find_number(self, account: Account, e164: str) -> dict[str, Any] | None:
-        api, key_on_sub = self._account_api(account, manage=False)
+        api, credential = self._account_api(account, manage=False)
         with mapped_errors(
             self.http,
             action="look up",
             account=account,
             what=f"number {e164}",
-            api_key_on_subaccount=key_on_sub,
+            credential=credential,
         ):
             records = api.incoming_phone_numbers.list(
                 phone_number=e164, page_size=PAGE_SIZE
@@ -307,25 +307,25 @@ class Gateway:
     def update_number(
         self, account: Account, sid: str, changes: dict[str, str]
     ) -> dict[str, Any]:
-        api, key_on_sub = self._account_api(account, manage=True)
+        api, credential = self._account_api(account, manage=True)
         with mapped_errors(
             self.http,
             action="update",
             account=account,
             what=f"number {sid}",
-            api_key_on_subaccount=key_on_sub,
+            credential=credential,
         ):
             updated = api.incoming_phone_numbers(sid).update(**changes)
         return as_dict(updated, NUMBER_FIELDS)
 
     def release_number(self, account: Account, sid: str) -> None:
-        api, key_on_sub = self._account_api(account, manage=True)
+        api, credential = self._account_api(account, manage=True)
         with mapped_errors(
             self.http,
             action="release",
             account=account,
             what=f"number {sid}",
-            api_key_on_subaccount=key_on_sub,
+            credential=credential,
         ):
             api.incoming_phone_numbers(sid).delete()
 
@@ -340,14 +340,14 @@ class Gateway:
         ``voice_enabled``…). A country that sells no numbers of ``kind``
         answers 404, which is an empty result here.
         """
-        api, key_on_sub = self._account_api(account, manage=False)
+        api, credential = self._account_api(account, manage=False)
         listing = getattr(api.available_phone_numbers(country), SEARCH_KINDS[kind])
         try:
             with mapped_errors(
                 self.http,
                 action=f"search {country} {kind} numbers for",
                 account=account,
-                api_key_on_subaccount=key_on_sub,
+                credential=credential,
             ):
                 records = listing.list(page_size=SEARCH_SIZE, **filters)
         except NotFound:
@@ -376,7 +376,7 @@ class Gateway:
         friendly_name: str | None = None,
     ) -> dict[str, Any]:
         """Buy one number. Not idempotent: a time-out raises UncertainOutcome."""
-        api, key_on_sub = self._account_api(account, manage=True)
+        api, credential = self._account_api(account, manage=True)
         params: dict[str, str] = {**(routing or {}), "phone_number": phone_number}
         for name, value in (
             ("bundle_sid", bundle_sid),
@@ -391,7 +391,7 @@ class Gateway:
                 action="buy",
                 account=account,
                 what=f"number {phone_number}",
-                api_key_on_subaccount=key_on_sub,
+                credential=credential,
             ):
                 created = api.incoming_phone_numbers.create(**params)
         except TwilioFailure as error:
@@ -403,12 +403,12 @@ class Gateway:
     # OutgoingCallerIds
 
     def list_caller_ids(self, account: Account) -> list[dict[str, Any]]:
-        api, key_on_sub = self._account_api(account, manage=False)
+        api, credential = self._account_api(account, manage=False)
         with mapped_errors(
             self.http,
             action="list the caller IDs of",
             account=account,
-            api_key_on_subaccount=key_on_sub,
+            credential=credential,
         ):
             return [
                 as_dict(record, CALLER_ID_FIELDS)
@@ -428,7 +428,7 @@ class Gateway:
 
         Raises AlreadyVerified when the number is a caller ID of the account.
         """
-        api, key_on_sub = self._account_api(account, manage=True)
+        api, credential = self._account_api(account, manage=True)
         options: dict[str, Any] = {}
         if friendly_name:
             options["friendly_name"] = friendly_name
@@ -442,7 +442,7 @@ class Gateway:
                 action="verify",
                 account=account,
                 what=f"caller ID {phone_number}",
-                api_key_on_subaccount=key_on_sub,
+                credential=credential,
             ):
                 created = api.validation_requests.create(
                     phone_number=phone_number, **options
@@ -461,37 +461,37 @@ class Gateway:
         self, account: Account, sid: str, *, friendly_name: str
     ) -> dict[str, Any]:
         """Rename a caller ID: its friendly name is its only editable field."""
-        api, key_on_sub = self._account_api(account, manage=True)
+        api, credential = self._account_api(account, manage=True)
         with mapped_errors(
             self.http,
             action="update",
             account=account,
             what=f"caller ID {sid}",
-            api_key_on_subaccount=key_on_sub,
+            credential=credential,
         ):
             updated = api.outgoing_caller_ids(sid).update(friendly_name=friendly_name)
         return as_dict(updated, CALLER_ID_FIELDS)
 
     def delete_caller_id(self, account: Account, sid: str) -> None:
-        api, key_on_sub = self._account_api(account, manage=True)
+        api, credential = self._account_api(account, manage=True)
         with mapped_errors(
             self.http,
             action="remove",
             account=account,
             what=f"caller ID {sid}",
-            api_key_on_subaccount=key_on_sub,
+            credential=credential,
         ):
             api.outgoing_caller_ids(sid).delete()
 
     def fetch_call(self, account: Account, call_sid: str) -> dict[str, Any]:
         """One call, for the outcome of a validation call."""
-        api, key_on_sub = self._account_api(account, manage=False)
+        api, credential = self._account_api(account, manage=False)
         with mapped_errors(
             self.http,
             action="fetch",
             account=account,
             what=f"call {call_sid}",
-            api_key_on_subaccount=key_on_sub,
+            credential=credential,
         ):
             return as_dict(api.calls(call_sid).fetch(), VALIDATION_CALL_FIELDS)
 
@@ -509,7 +509,7 @@ class Gateway:
         One list, all pages: the Calls resource has no direction filter, so
         callers group and filter what comes back rather than asking per number.
         """
-        api, key_on_sub = self._account_api(account, manage=False)
+        api, credential = self._account_api(account, manage=False)
         filters: dict[str, Any] = {"start_time_after": start_after}
         if from_number is not None:
             filters["from_"] = from_number
@@ -517,7 +517,7 @@ class Gateway:
             self.http,
             action="list the calls of",
             account=account,
-            api_key_on_subaccount=key_on_sub,
+            credential=credential,
         ):
             # twilio-python keeps the caller in `_from`, `from` being a keyword.
             return [

@@ -17,6 +17,7 @@ from meetzy_numbers.errors import (
 )
 from meetzy_numbers.gateway.http import GatewayHttpClient
 from meetzy_numbers.model.accounts import Account
+from meetzy_numbers.store.credentials import Credential
 
 # Twilio error codes that mean something specific to an operator.
 AUTHENTICATE = 20003
@@ -40,23 +41,13 @@ def twilio_error(
     action: str,
     account: Account,
     what: str | None = None,
-    api_key_on_subaccount: bool = False,
+    credential: Credential | None = None,
 ) -> MeetzyError:
     where = f"in {account.label()}"
     subject = f"{what} {where}" if what else where
     detail = f"{message} (Twilio error {code})" if code else message
     if status == 401 or code == AUTHENTICATE:
-        if api_key_on_subaccount:
-            return CredentialsError(
-                f"Twilio refused the main account's API key for {account.label()}: "
-                "main-account API keys cannot reach subaccounts",
-                hint=f"store the subaccount's own credentials: "
-                f"meetzy-numbers creds set {account.sid}",
-            )
-        return CredentialsError(
-            f"Twilio refused the credentials for {account.label()} ({detail})",
-            hint=f"check them with: meetzy-numbers creds set {account.sid}",
-        )
+        return _credentials_refused(account, detail, credential)
     if status == 404 or code == NOT_FOUND:
         return NotFound(f"{what or 'resource'} not found {where}")
     if status == 429 or code == TOO_MANY_REQUESTS:
@@ -72,6 +63,34 @@ def twilio_error(
     )
 
 
+def _credentials_refused(
+    account: Account, detail: str, credential: Credential | None
+) -> CredentialsError:
+    if credential is not None and credential.source == "env":
+        return CredentialsError(
+            f"Twilio refused the credentials from the environment for "
+            f"{account.label()} ({detail})",
+            hint="check TWILIO_ACCOUNT_SID with TWILIO_AUTH_TOKEN, or "
+            "TWILIO_API_KEY and TWILIO_API_SECRET: they take precedence "
+            "over stored credentials",
+        )
+    if (
+        credential is not None
+        and credential.username.startswith("SK")
+        and credential.account_sid != account.sid
+    ):
+        return CredentialsError(
+            f"Twilio refused the main account's API key for {account.label()}: "
+            "main-account API keys cannot reach subaccounts",
+            hint=f"store the subaccount's own credentials: "
+            f"meetzy-numbers creds set {account.sid}",
+        )
+    return CredentialsError(
+        f"Twilio refused the credentials for {account.label()} ({detail})",
+        hint=f"check them with: meetzy-numbers creds set {account.sid}",
+    )
+
+
 @contextmanager
 def mapped_errors(
     http: GatewayHttpClient,
@@ -79,7 +98,7 @@ def mapped_errors(
     action: str,
     account: Account,
     what: str | None = None,
-    api_key_on_subaccount: bool = False,
+    credential: Credential | None = None,
 ) -> Iterator[None]:
     """Run a twilio-python call and re-raise whatever fails as a MeetzyError."""
     from twilio.base.exceptions import TwilioException, TwilioRestException
@@ -92,7 +111,7 @@ def mapped_errors(
             action=action,
             account=account,
             what=what,
-            api_key_on_subaccount=api_key_on_subaccount,
+            credential=credential,
         )
 
     try:

@@ -37,7 +37,6 @@ from meetzy_numbers.operations.inventory import account_of, load_inventory, refr
 from meetzy_numbers.store.atomic import file_lock
 from meetzy_numbers.store.journal import JournalEntry
 
-
 # A bulk run writes its cache changes this often, and at the end.
 FLUSH_EVERY = 200
 
@@ -233,6 +232,8 @@ def _apply_update(
 ) -> ChangeResult:
     account = account_of(ctx, record)
     try:
+        if record.kind is not Kind.TWILIO:
+            plan(record)  # every planner refuses caller IDs, saying why
         live = refreshed(ctx, record, account)
         changes, skip_reason = plan(live)
     except MeetzyError as error:

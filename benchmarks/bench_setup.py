@@ -155,6 +155,8 @@ def notes(result: ChildResult | None, window: Window | None, *extra: str) -> str
     if result is not None and result.returncode != 0:
         lines = result.stderr.decode(errors="replace").strip().splitlines()
         parts.insert(0, f"exit {result.returncode}: {lines[-1] if lines else ''}")
+    if result is not None and window is not None and window.requests:
+        parts.append(f"cpu {result.cpu_seconds:.2f} s")
     if window is not None and window.refused:
         parts.append(f"{window.refused} x 429")
     if window is not None and window.requests:

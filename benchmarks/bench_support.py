@@ -37,6 +37,7 @@ class ChildResult:
     stdout: bytes
     stderr: bytes
     maxrss_kb: int
+    cpu_seconds: float
 
 
 def run_child(
@@ -85,6 +86,7 @@ def run_child(
         stdout=chunks.get("out", b""),
         stderr=chunks.get("err", b""),
         maxrss_kb=usage.ru_maxrss,
+        cpu_seconds=usage.ru_utime + usage.ru_stime,
     )
 
 

@@ -198,7 +198,8 @@ def _print_footnotes(bench: Bench, latency: float, limit: int) -> None:
         "the longest run of requests to one resource with one filter (the pages of "
         "a listing follow next_page_uri; a number's fetch precedes its update). It "
         "leaves out the server's own work, shown as 'server N s' (CPU time of the "
-        "sandbox building answers, in this process)."
+        "sandbox building answers, in this process), and 'cpu N s' is the tool's "
+        "own user+system CPU time."
     )
     print(
         "Warm rows make no requests, so they have no bound; the baseline has no "

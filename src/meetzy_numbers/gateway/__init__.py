@@ -143,6 +143,12 @@ class AlreadyVerified(TwilioFailure):
     """
 
 
+def _before(moment: datetime, start: datetime) -> bool:
+    if (moment.tzinfo is None) != (start.tzinfo is None):
+        moment, start = moment.replace(tzinfo=None), start.replace(tzinfo=None)
+    return moment < start
+
+
 class Gateway:
     def __init__(
         self,
@@ -508,6 +514,9 @@ class Gateway:
 
         One list, all pages: the Calls resource has no direction filter, so
         callers group and filter what comes back rather than asking per number.
+        Twilio lists calls newest first, so the first call older than the
+        window ends the walk: a server that ignores ``StartTime>`` (a mock,
+        a proxy) costs one page, not the account's whole history.
         """
         api, credential = self._account_api(account, manage=False)
         filters: dict[str, Any] = {"start_time_after": start_after}
@@ -519,8 +528,11 @@ class Gateway:
             account=account,
             credential=credential,
         ):
-            # twilio-python keeps the caller in `_from`, `from` being a keyword.
-            return [
-                {**as_dict(record, CALL_FIELDS), "from": record._from}
-                for record in api.calls.stream(page_size=PAGE_SIZE, **filters)
-            ]
+            calls: list[dict[str, Any]] = []
+            for record in api.calls.stream(page_size=PAGE_SIZE, **filters):
+                started = record.start_time
+                if isinstance(started, datetime) and _before(started, start_after):
+                    break
+                # twilio-python keeps the caller in `_from`, `from` being a keyword.
+                calls.append({**as_dict(record, CALL_FIELDS), "from": record._from})
+            return calls

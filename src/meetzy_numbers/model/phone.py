@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import phonenumbers
+if TYPE_CHECKING:
+    import phonenumbers
 
 from meetzy_numbers.errors import UsageError
 
@@ -49,6 +52,8 @@ def parse_e164(text: str, *, default_region: str | None = None) -> str:
         raise UsageError("empty phone number")
     if raw.startswith("00"):
         raw = "+" + raw[2:]
+    import phonenumbers  # its metadata costs start-up; --help never needs it
+
     try:
         parsed = phonenumbers.parse(raw, default_region)
     except phonenumbers.NumberParseException:
@@ -61,8 +66,11 @@ def parse_e164(text: str, *, default_region: str | None = None) -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+@lru_cache(maxsize=65_536)
 def describe(e164: str) -> PhoneNumber:
     """Country, national format and area code of a number already in E.164."""
+    import phonenumbers
+
     try:
         parsed = phonenumbers.parse(e164, None)
     except phonenumbers.NumberParseException:
@@ -81,6 +89,8 @@ def describe(e164: str) -> PhoneNumber:
 
 
 def _area_code(parsed: phonenumbers.PhoneNumber) -> str | None:
+    import phonenumbers
+
     national = phonenumbers.national_significant_number(parsed)
     if parsed.country_code == 1:
         return national[:3]
@@ -107,3 +117,18 @@ def normalise_country(text: str) -> str:
         return value
     supported = ", ".join(f"{cc} (+{code})" for cc, code in SUPPORTED_COUNTRIES.items())
     raise UsageError(f"country {text!r} is not supported; use one of {supported}")
+
+
+def kind_of(e164: str) -> str:
+    """The search type a number would be sold under: Mobile, TollFree or Local."""
+    import phonenumbers
+
+    try:
+        kind = phonenumbers.number_type(phonenumbers.parse(e164, None))
+    except phonenumbers.NumberParseException:
+        return "Local"
+    if kind == phonenumbers.PhoneNumberType.MOBILE:
+        return "Mobile"
+    if kind == phonenumbers.PhoneNumberType.TOLL_FREE:
+        return "TollFree"
+    return "Local"

@@ -15,8 +15,6 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-import phonenumbers
-
 from meetzy_numbers.errors import MeetzyError, NotFound, Refused, UsageError
 from meetzy_numbers.model.accounts import Account
 from meetzy_numbers.model.numbers import (
@@ -186,19 +184,6 @@ def search(ctx: Context, account: Account, wanted: Search) -> list[dict[str, Any
 def _in_area(e164: str, prefix: str) -> bool:
     # Argentine mobiles put a 9 between the country code and the area code.
     return e164.startswith(prefix) or e164.startswith(prefix.replace("+54", "+549", 1))
-
-
-def kind_of(e164: str) -> str:
-    """The search type a number would be sold under: Mobile, TollFree or Local."""
-    try:
-        kind = phonenumbers.number_type(phonenumbers.parse(e164, None))
-    except phonenumbers.NumberParseException:
-        return "Local"
-    if kind == phonenumbers.PhoneNumberType.MOBILE:
-        return "Mobile"
-    if kind == phonenumbers.PhoneNumberType.TOLL_FREE:
-        return "TollFree"
-    return "Local"
 
 
 def closest(candidates: list[dict[str, Any]], e164: str) -> list[dict[str, Any]]:

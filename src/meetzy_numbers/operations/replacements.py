@@ -12,7 +12,7 @@ from typing import Any
 from meetzy_numbers.errors import NotFound, Refused, UsageError
 from meetzy_numbers.model.accounts import Account
 from meetzy_numbers.model.numbers import Kind, NumberRecord, State
-from meetzy_numbers.model.phone import SUPPORTED_COUNTRIES, describe
+from meetzy_numbers.model.phone import SUPPORTED_COUNTRIES, describe, kind_of
 from meetzy_numbers.operations import provision
 from meetzy_numbers.operations.context import Context
 from meetzy_numbers.operations.inventory import load_inventory
@@ -81,7 +81,7 @@ def candidate_to_buy(
     region = describe(old.phone_number).region
     if region not in SUPPORTED_COUNTRIES:
         raise Refused(f"the tool cannot buy numbers in {region or 'that country'}")
-    kind = provision.kind_of(old.phone_number)
+    kind = kind_of(old.phone_number)
     voice = old.capabilities.get("voice", False)
     area = describe(old.phone_number).area_code
     found: list[dict[str, Any]] = []

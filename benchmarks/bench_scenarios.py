@@ -9,6 +9,7 @@ from functools import partial
 from typing import Any
 
 from bench_setup import (
+    BASELINE,
     HEALTH_DAYS,
     MAIN_SID,
     WATCHED,
@@ -22,7 +23,14 @@ from bench_setup import (
     store_subaccount_credentials,
     tool_command,
 )
-from bench_support import ChildResult, Window, import_profile, median_run, run_child
+from bench_support import (
+    ChildResult,
+    Window,
+    import_profile,
+    median_run,
+    peak_rss_kb,
+    run_child,
+)
 
 from meetzy_numbers.sandbox import Sandbox
 
@@ -70,12 +78,7 @@ def run_all(bench: Bench) -> list[Row]:
     rows += guarded(HEALTH, lambda: health(bench, health_home, home))
     rows += guarded(SHOW, lambda: show(bench))
     rows += guarded(HELP, lambda: startup(bench, health_home))
-    memory = bench.facts.get("memory")
-    rows.append(
-        Row(MEMORY, memory[0], memory[1], unit="MB")
-        if memory
-        else Row(MEMORY, note="n/a (cold inventory failed)")
-    )
+    rows += guarded(MEMORY, lambda: memory(bench, home))
     return rows
 
 
@@ -89,7 +92,6 @@ def inventory(bench: Bench, home: Home) -> list[Row]:
         served, lambda: home.tool("list", "-A", "-o", "csv", "--refresh")
     )
     base, base_window = measure(served, lambda: bench.baseline(served, "inventory"))
-    bench.facts["memory"] = (cold.maxrss_kb / 1024, base.maxrss_kb / 1024)
     rows = [
         Row(
             COLD,
@@ -129,6 +131,27 @@ def inventory(bench: Bench, home: Home) -> list[Row]:
     return rows
 
 
+def memory(bench: Bench, home: Home) -> list[Row]:
+    """Peak RSS of a cold inventory on each side, each started from a small parent."""
+    argv = [*tool_command(), "--api-url", home.served.url]
+    tool_kb, tool_run = peak_rss_kb(
+        [*argv, "list", "-A", "-o", "csv", "--refresh"], home.env()
+    )
+    base_kb, _ = peak_rss_kb(
+        [sys.executable, str(BASELINE), "inventory", "--api-url", home.served.url],
+        base_env(),
+    )
+    return [
+        Row(
+            MEMORY,
+            tool_kb / 1024 if tool_kb else None,
+            base_kb / 1024 if base_kb else None,
+            unit="MB",
+            note=notes(tool_run, None, f"{_rows_in(tool_run)} rows"),
+        )
+    ]
+
+
 def reset_targets(snapshot: dict[str, Any], count: int) -> list[tuple[str, str, str]]:
     """(account, sid, number) of routed numbers, spread evenly over the accounts."""
     buckets = [
@@ -148,6 +171,12 @@ def reset_targets(snapshot: dict[str, Any], count: int) -> list[tuple[str, str, 
 
 
 def reset(bench: Bench, home: Home, snapshot: dict[str, Any]) -> list[Row]:
+    """The same routed numbers reset by each side, the server restored in between.
+
+    The tool reads the numbers on stdin and finds them in its cache, warm from
+    the inventory rows as after any `list`; the baseline is handed each number's
+    account and SID. Both then fetch and update: two requests per number.
+    """
     served = home.served
     targets = reset_targets(snapshot, bench.sizes.reset_count)
     numbers = "".join(f"{number}\n" for _, _, number in targets).encode()
@@ -182,6 +211,8 @@ def reset(bench: Bench, home: Home, snapshot: dict[str, Any]) -> list[Row]:
 
 
 def health(bench: Bench, home: Home, large_home: Home) -> list[Row]:
+    """Health over the default window, both sides cold; 4b reruns the tool on
+    the big inventory (more numbers, the same calls) to show what grows."""
     if home.tool("health", "--help").returncode != 0:
         bench.facts["health_missing"] = True
         return [
@@ -235,6 +266,7 @@ def _json_items(result: ChildResult) -> str:
 
 
 def show(bench: Bench) -> list[Row]:
+    """One number of a 10,000-number account, with no cache on either side."""
     sandbox = Sandbox.large(
         subaccounts=1, numbers_per_account=bench.sizes.show_numbers, calls=0
     )

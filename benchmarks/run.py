@@ -21,9 +21,14 @@ over it, as Twilio does). Each scenario runs twice against the same server:
 
 Requests are counted on the server. Times are wall-clock seconds of the child
 process, start-up included; stdout goes into a pipe. The lower bound is
-explained under the table. `--tiny` runs a tiny inventory with 1 ms latency in
-a few seconds (the smoke test uses it). Nothing fails on slowness: figures
-only, with the targets printed for reading.
+explained under the table. Peak RSS is measured from a small wrapper process,
+since a child forked from this (large) process would inherit its high-water
+mark. The server's handler gets TCP_NODELAY: it writes headers and body in two
+sends, and Nagle plus delayed ACKs would otherwise add ~40 ms to every answer.
+
+`--tiny` runs a tiny inventory with 1 ms latency in a few seconds (the smoke
+test uses it). Nothing fails on slowness: figures only, with the targets
+printed for reading.
 """
 
 from __future__ import annotations
@@ -204,7 +209,9 @@ def _print_footnotes(bench: Bench, latency: float, limit: int) -> None:
     print(
         "Warm rows make no requests, so they have no bound; the baseline has no "
         "cache, so its figure there is its cold run. Start-up rows are the median "
-        f"of {bench.sizes.startup_runs} runs; warm rows of {bench.sizes.warm_runs}."
+        f"of {bench.sizes.startup_runs} runs; warm rows of {bench.sizes.warm_runs}. "
+        "Peak RSS: one more cold inventory per side, each started from a small "
+        "wrapper process (RUSAGE_CHILDREN)."
     )
     print()
     for label, heavy in bench.imports.items():

@@ -7,9 +7,11 @@ over real HTTP (``RequestsTransport``) and recorded by vcrpy in record mode
 Default: against Prism serving Twilio's API description, which answers with
 Twilio's published examples and refuses requests the description rejects (a
 422 stops the recording). Prism holds no state, so the cassettes that need it
-(two pages of numbers, an update whose answer shows the change, subaccounts,
-errors) are recorded against the tool's sandbox served over HTTP, which speaks
-Twilio's wire format. ``cassettes/README.md`` lists where each one came from.
+(two pages of numbers or calls, an update or a purchase whose answer shows
+the change, subaccounts, errors) are recorded against the tool's sandbox
+served over HTTP, which speaks Twilio's wire format; so is the number search,
+whose answer spells capabilities as Twilio does (Prism's example does not).
+``cassettes/README.md`` lists where each one came from.
 
     npm ci                                  # Prism and Twilio's API description
     python scripts/record_cassettes.py      # starts Prism itself
@@ -21,14 +23,23 @@ Against live Twilio (every cassette, including the sandbox ones):
     TWILIO_ACCOUNT_SID=AC… TWILIO_AUTH_TOKEN=… \\
         python scripts/record_cassettes.py --live --number PN… [--release PN…]
 
-Live recording lists, fetches and checks; it changes a number only when told
-which. ``--number`` names a number of the main account to fetch and to
-relabel for the update cassette (its friendly name is put back afterwards,
-unrecorded); without it the update cassette is kept as it is. ``--release``
-names a number to release for the delete cassette: that is irreversible,
-Twilio takes the number back. The two-page cassette lists the account with a
-page size of half its numbers, so it needs at least two. The error cassettes
-fetch a number that does not exist and send a wrong auth token twice.
+Live recording lists, fetches, searches and checks; it changes something
+only when told what. ``--number`` names a number of the main account to
+fetch and to relabel for the update cassette (its friendly name is put back
+afterwards, unrecorded); without it the update cassette is kept as it is.
+``--release`` names a number to release for the delete cassette: that is
+irreversible, Twilio takes the number back. ``--buy`` names a number for sale
+to buy for the purchase cassette (Twilio charges for it; it is released
+again afterwards, unrecorded), ``--unbundled`` a GB number for sale that
+Twilio should refuse to sell without a regulatory bundle (21649; should it
+sell it after all, the number stays in the account), ``--verify`` a phone
+for Twilio to call with a validation request, and ``--remove-caller-id`` a
+caller ID (PN…) to remove for good. The two-page cassette lists the account
+with a page size of half its numbers, so it needs at least two; the calls
+cassettes need two calls in the main account. The error cassettes fetch a
+number that does not exist, send a wrong auth token twice and ask to verify
+a caller ID the account already has. The early-stop cassette needs a server
+that ignores ``StartTime>``, so it is never recorded live.
 
 Before anything is written: the Authorization header is dropped, every
 account SID becomes a fixed fake one (``AC`` + "0" * 32 for the main account,
@@ -46,209 +57,38 @@ import contextlib
 import os
 import re
 import secrets
-import socket
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import vcr
+from cassette_support import ROOT, Scrubber, Target, leaks, page_size, prism, sandbox
 
-import meetzy_numbers.gateway as gateway_module
-from meetzy_numbers.errors import CredentialsError, MeetzyError, NotFound
-from meetzy_numbers.gateway import Gateway
-from meetzy_numbers.gateway.http import GatewayHttpClient, RequestsTransport
-from meetzy_numbers.model.accounts import Account
+from meetzy_numbers.errors import CredentialsError, MeetzyError, NotFound, TwilioFailure
+from meetzy_numbers.gateway import ALREADY_VERIFIED, AlreadyVerified
+from meetzy_numbers.gateway.errors import NEEDS_BUNDLE
 from meetzy_numbers.model.numbers import (
     State,
     agent_label,
     assigned_routing,
     twilio_number,
 )
-from meetzy_numbers.store.credentials import CredentialStore, make_credential
+from meetzy_numbers.store.credentials import make_credential
 
-ROOT = Path(__file__).resolve().parent.parent
 CASSETTES = ROOT / "cassettes"
-SPEC = "node_modules/@twilio/cli-core/src/services/twilio-api/twilio_api_v2010.json"
-TWILIO = "https://api.twilio.com"
 MISSING_SID = "PN" + "0" * 32
 WRONG_TOKEN = "0" * 32
-ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
-AUTH_TOKEN_FIELD = re.compile(r'("auth_token"\s*:\s*)"[^"]*"')
 LIVE_LABEL = "meetzy-numbers cassette"
 WEBHOOK_BASE = "https://voice.meetzy.example"
-
-
-def fake_account(index: int) -> str:
-    """The fake SID for the index-th account of a cassette, 0 being the main one."""
-    return "AC" + (str(index) * 32 if index < 10 else f"{index:032d}")
-
-
-class MemoryBackend:
-    """Credentials that live only as long as this run."""
-
-    def __init__(self) -> None:
-        self.entries: dict[str, str] = {}
-
-    def read(self, account_sid: str) -> str | None:
-        return self.entries.get(account_sid)
-
-    def write(self, account_sid: str, payload: str) -> None:
-        self.entries[account_sid] = payload
-
-    def delete(self, account_sid: str) -> bool:
-        return self.entries.pop(account_sid, None) is not None
-
-    def describe(self) -> str:
-        return "memory"
-
-
-# -- scrubbing ----------------------------------------------------------------
-
-
-class Scrubber:
-    """vcrpy hooks that make one cassette safe to publish."""
-
-    def __init__(self, main_sid: str, hidden: list[str]) -> None:
-        self.fakes = {main_sid: fake_account(0)}
-        self.hidden = [secret for secret in hidden if secret]
-
-    def text(self, text: str) -> str:
-        for secret in self.hidden:
-            text = text.replace(secret, "[filtered]")
-        text = AUTH_TOKEN_FIELD.sub(r'\1"[filtered]"', text)
-        return ACCOUNT_SID.sub(lambda match: self._fake(match.group(0)), text)
-
-    def _fake(self, sid: str) -> str:
-        # vcrpy runs the request hook more than once on the same request.
-        if sid in self.fakes.values():
-            return sid
-        if sid not in self.fakes:
-            self.fakes[sid] = fake_account(len(self.fakes))
-        return self.fakes[sid]
-
-    def request(self, request: Any) -> Any:
-        parts = urlsplit(request.uri)
-        twilio = urlsplit(TWILIO)
-        uri = urlunsplit((twilio.scheme, twilio.netloc, *parts[2:]))
-        request.uri = self.text(uri)
-        if request.body:
-            request.body = self.text(_decoded(request.body))
-        return request
-
-    def response(self, response: dict[str, Any]) -> dict[str, Any]:
-        body = response["body"].get("string")
-        if body:
-            scrubbed = self.text(_decoded(body)).encode()
-            response["body"]["string"] = scrubbed
-            for name in list(response["headers"]):
-                if name.lower() == "content-length":
-                    response["headers"][name] = [str(len(scrubbed))]
-        response["headers"] = {
-            name: [self.text(str(value)) for value in values]
-            for name, values in response["headers"].items()
-            if name.lower() != "set-cookie"
-        }
-        return response
-
-
-def _decoded(body: str | bytes) -> str:
-    return body.decode("utf-8") if isinstance(body, bytes) else body
-
-
-def leaks(path: Path, hidden: list[str]) -> list[str]:
-    """What in a saved cassette must not be published."""
-    text = path.read_text(encoding="utf-8")
-    found = [f"a secret in use ({len(s)} characters)" for s in hidden if s in text]
-    allowed = {fake_account(i) for i in range(100)}
-    found += sorted(set(ACCOUNT_SID.findall(text)) - allowed)
-    if re.search(r"(?im)^\s*authorization:", text):
-        found.append("an Authorization header")
-    return found
-
-
-# -- targets ------------------------------------------------------------------
-
-
-@dataclass
-class Target:
-    """A Twilio-compatible server and the main account's credentials on it."""
-
-    source: str
-    url: str | None
-    main_sid: str
-    token: str = field(repr=False)
-
-    @property
-    def main(self) -> Account:
-        return Account(self.main_sid, "main account", is_main=True)
-
-    def gateway(self, token: str | None = None) -> Gateway:
-        env = {"TWILIO_ACCOUNT_SID": self.main_sid}
-        env["TWILIO_AUTH_TOKEN"] = token or self.token
-        store = CredentialStore(MemoryBackend(), env=env)
-        http = GatewayHttpClient(RequestsTransport(), base_url=self.url)
-        return Gateway(main_sid=self.main_sid, credentials=store, http=http)
-
-
-@contextlib.contextmanager
-def prism(api_url: str | None) -> Iterator[str]:
-    """A Prism to record against: the one given, or one started here."""
-    if api_url:
-        yield api_url.rstrip("/")
-        return
-    binary, spec = ROOT / "node_modules/.bin/prism", ROOT / SPEC
-    if not binary.exists() or not spec.is_file():
-        sys.exit("Prism is not installed: run `npm ci` first, or pass --api-url")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    command = [str(binary), "mock", "--host", "127.0.0.1", "-p", str(port), str(spec)]
-    process = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for(url)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def _wait_for(url: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"{url}/2010-04-01/Accounts.json", timeout=2)
-            return
-        except urllib.error.HTTPError:
-            return  # any answer means it is serving
-        except OSError:
-            time.sleep(0.3)
-    sys.exit(f"Prism did not start on {url}")
-
-
-@contextlib.contextmanager
-def sandbox() -> Iterator[Target]:
-    """The tool's sandbox over HTTP, seeded in memory."""
-    from meetzy_numbers.sandbox import SEED, Sandbox, serve
-
-    server, _ = serve(Sandbox(None))
-    host, port = server.server_address[:2]
-    main = SEED.main_account_sid
-    token = next(acct[2] for acct in SEED.accounts if acct[0] == main)
-    try:
-        yield Target("sandbox", f"http://{host!s}:{port}", main, token)
-    finally:
-        server.shutdown()
-        server.server_close()
+AGENT = "sales-es"
+# A search that finds a few numbers, in the sandbox and on Twilio alike.
+SEARCH = ("US", "Local", {"area_code": "212", "voice_enabled": True})
+# A phone for Prism's validation request: Prism calls nobody.
+EXAMPLE_PHONE = "+14155550100"
+CALLS_IN_WINDOW = 5
 
 
 # -- scenarios ----------------------------------------------------------------
@@ -263,13 +103,20 @@ class Plan:
     run: Action
     after: Action | None = None
     expect: type[MeetzyError] | None = None  # the error Twilio should answer
+    code: int | None = None  # and its Twilio error code, when that matters
 
 
 @dataclass(frozen=True)
 class Options:
-    number: str | None
-    release: str | None
-    live: bool
+    """What live recording may change: nothing it is not told."""
+
+    live: bool = False
+    number: str | None = None
+    release: str | None = None
+    buy: str | None = None
+    unbundled: str | None = None
+    verify: str | None = None
+    remove_caller_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -280,14 +127,9 @@ class Scenario:
     prepare: Callable[[Target, Options], Plan | None]
 
 
-@contextlib.contextmanager
-def page_size(size: int) -> Iterator[None]:
-    saved = gateway_module.PAGE_SIZE
-    gateway_module.PAGE_SIZE = size
-    try:
-        yield
-    finally:
-        gateway_module.PAGE_SIZE = saved
+def _skipped(why: str) -> Plan | None:
+    print(f"  skipped: {why}", file=sys.stderr)
+    return None
 
 
 def _numbers_list(t: Target, o: Options) -> Plan:
@@ -299,8 +141,7 @@ def _two_pages(t: Target, o: Options) -> Plan | None:
     gateway = t.gateway()
     count = len(gateway.list_numbers(t.main))
     if count < 2:
-        print("  skipped: needs two numbers in the main account", file=sys.stderr)
-        return None
+        return _skipped("needs two numbers in the main account")
 
     def run() -> object:
         # The gateway asks for PAGE_SIZE records a page; half the account
@@ -329,8 +170,7 @@ def _update(t: Target, o: Options) -> Plan | None:
     gateway = t.gateway()
     if o.live:
         if not o.number:
-            print("  skipped: pass --number PN… to relabel a number", file=sys.stderr)
-            return None
+            return _skipped("pass --number PN… to relabel a number")
         sid, before = o.number, gateway.fetch_number(t.main, o.number)
         name = str(before["friendly_name"] or "")
         return Plan(
@@ -353,8 +193,7 @@ def _unassigned(raw: dict[str, Any], account_sid: str) -> bool:
 
 def _delete(t: Target, o: Options) -> Plan | None:
     if o.live and not o.release:
-        print("  skipped: pass --release PN… to release a number", file=sys.stderr)
-        return None
+        return _skipped("pass --release PN… to release a number")
     gateway, sid = t.gateway(), o.release or _first_sid(t, o)
     return Plan(lambda: gateway.release_number(t.main, sid))
 
@@ -388,6 +227,126 @@ def _bad_check(t: Target, o: Options) -> Plan:
     credential = make_credential(t.main_sid, WRONG_TOKEN, source="recording")
     gateway = t.gateway(WRONG_TOKEN)
     return Plan(lambda: gateway.check(credential), expect=CredentialsError)
+
+
+def _calls_list(t: Target, o: Options) -> Plan | None:
+    newest = t.newest_calls(CALLS_IN_WINDOW)
+    if len(newest) < 2:
+        return _skipped("needs two calls in the main account")
+    since: datetime = newest[-1].start_time
+    gateway = t.gateway()
+
+    def run() -> object:
+        # Pages smaller than the window: the second page must keep the
+        # StartTime> filter, and the walk must not stop before it.
+        with page_size((len(newest) + 1) // 2):
+            return gateway.list_calls(t.main, start_after=since)
+
+    return Plan(run)
+
+
+def _calls_early_stop(t: Target, o: Options) -> Plan | None:
+    if o.live:
+        return _skipped("Twilio honours StartTime>: no older call comes back")
+    newest = t.newest_calls(2)
+    if len(newest) < 2 or newest[0].start_time <= newest[1].start_time:
+        sys.exit(f"{t.source}: needs two calls that started at different times")
+    # The window opens just after the second call: the first is in it, the
+    # second is not, and a server that ignores StartTime> still sends it.
+    since: datetime = newest[1].start_time + timedelta(seconds=1)
+    gateway = t.gateway()
+    return Plan(lambda: gateway.list_calls(t.main, start_after=since))
+
+
+def _search(t: Target, o: Options) -> Plan:
+    country, kind, filters = SEARCH
+    gateway = t.gateway()
+    return Plan(lambda: gateway.search_available(t.main, country, kind, **filters))
+
+
+def _for_sale(t: Target, country: str, kind: str, filters: dict[str, Any]) -> str:
+    found = t.gateway().search_available(t.main, country, kind, **filters)
+    if not found:
+        sys.exit(f"{t.source}: no {country} {kind} numbers for sale")
+    return str(found[0]["phone_number"])
+
+
+def _buy(t: Target, o: Options) -> Plan | None:
+    if o.live and not o.buy:
+        return _skipped("pass --buy +… to buy a number (Twilio charges for it)")
+    gateway, phone = t.gateway(), o.buy or _for_sale(t, *SEARCH)
+    routing = assigned_routing(WEBHOOK_BASE, AGENT)
+    bought: dict[str, Any] = {}
+
+    def run() -> object:
+        label = agent_label(AGENT)
+        bought.update(
+            gateway.buy_number(t.main, phone, routing=routing, friendly_name=label)
+        )
+        return bought
+
+    def release() -> None:
+        gateway.release_number(t.main, str(bought["sid"]))
+
+    return Plan(run, release if o.live else None)
+
+
+def _buy_unbundled(t: Target, o: Options) -> Plan | None:
+    if o.live and not o.unbundled:
+        return _skipped("pass --unbundled +44… (a GB number for sale)")
+    gateway = t.gateway()
+    phone = o.unbundled or _for_sale(t, "GB", "Local", {})
+    return Plan(
+        lambda: gateway.buy_number(t.main, phone),
+        expect=TwilioFailure,
+        code=NEEDS_BUNDLE,
+    )
+
+
+def _validation(t: Target, o: Options) -> Plan | None:
+    if o.live and not o.verify:
+        return _skipped("pass --verify +… to have Twilio call that phone")
+    gateway, phone = t.gateway(), o.verify or EXAMPLE_PHONE
+    label = agent_label(AGENT)
+    return Plan(
+        lambda: gateway.request_validation(
+            t.main, phone, friendly_name=label, call_delay=5
+        )
+    )
+
+
+def _already_verified(t: Target, o: Options) -> Plan | None:
+    gateway = t.gateway()
+    known = gateway.list_caller_ids(t.main)
+    if not known:
+        return _skipped("needs a verified caller ID in the main account")
+    phone = str(known[0]["phone_number"])
+    return Plan(
+        lambda: gateway.request_validation(t.main, phone),
+        expect=AlreadyVerified,
+        code=ALREADY_VERIFIED,
+    )
+
+
+def _remove_caller_id(t: Target, o: Options) -> Plan | None:
+    if o.live and not o.remove_caller_id:
+        return _skipped("pass --remove-caller-id PN… to remove a caller ID")
+    gateway = t.gateway()
+    sid = o.remove_caller_id
+    if not sid:
+        known = gateway.list_caller_ids(t.main)
+        if not known:
+            sys.exit(f"{t.source}: the main account has no caller IDs")
+        sid = str(known[0]["sid"])
+    return Plan(lambda: gateway.delete_caller_id(t.main, sid))
+
+
+def _call_fetch(t: Target, o: Options) -> Plan | None:
+    newest = t.newest_calls(1)
+    if not newest:
+        return _skipped("needs a call in the main account")
+    gateway, sid = t.gateway(), str(newest[0].sid)
+    return Plan(lambda: gateway.fetch_call(t.main, sid))
 
 
 # name, where it is recorded unless --live, what it holds, how.
@@ -426,6 +385,45 @@ SCENARIOS = (
     Scenario(
         "account_fetch_bad_credentials", "sandbox", "Account fetch, 401", _bad_check
     ),
+    Scenario(
+        "calls_list",
+        "sandbox",
+        "Calls list since a start time (StartTime>), two pages",
+        _calls_list,
+    ),
+    Scenario(
+        "calls_list_early_stop",
+        "prism",
+        "Calls list ignoring StartTime>, read up to the first older call",
+        _calls_early_stop,
+    ),
+    Scenario("call_fetch", "prism", "Call fetch", _call_fetch),
+    Scenario(
+        "available_numbers_search",
+        "sandbox",
+        "AvailablePhoneNumbers US Local search",
+        _search,
+    ),
+    Scenario("number_buy", "sandbox", "IncomingPhoneNumbers create (buy)", _buy),
+    Scenario(
+        "number_buy_needs_bundle",
+        "sandbox",
+        "IncomingPhoneNumbers create of a GB number without a bundle, 21649",
+        _buy_unbundled,
+    ),
+    Scenario(
+        "caller_id_validation",
+        "prism",
+        "OutgoingCallerIds create (validation request)",
+        _validation,
+    ),
+    Scenario(
+        "caller_id_validation_already_verified",
+        "sandbox",
+        "OutgoingCallerIds create for a verified number, 21450",
+        _already_verified,
+    ),
+    Scenario("caller_id_delete", "prism", "OutgoingCallerId delete", _remove_caller_id),
 )
 
 
@@ -472,6 +470,8 @@ def _run(name: str, plan: Plan) -> None:
     except MeetzyError as error:
         if plan.expect is None or not isinstance(error, plan.expect):
             raise
+        if plan.code is not None and getattr(error, "code", None) != plan.code:
+            sys.exit(f"{name}: expected Twilio error {plan.code}: {error.message}")
     else:
         if plan.expect is not None:
             sys.exit(f"{name}: expected {plan.expect.__name__}")
@@ -521,13 +521,29 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--live", action="store_true", help="record against Twilio")
     parser.add_argument("--number", help="live: a PN… number that may be relabelled")
     parser.add_argument("--release", help="live: a PN… number to release for good")
+    parser.add_argument("--buy", help="live: a +… number for sale to buy (charged)")
+    parser.add_argument(
+        "--unbundled", help="live: a +44… number for sale, refused without a bundle"
+    )
+    parser.add_argument("--verify", help="live: a +… phone for a validation call")
+    parser.add_argument(
+        "--remove-caller-id", help="live: a PN… caller ID to remove for good"
+    )
     parser.add_argument("--only", action="append", help="record only this cassette")
     args = parser.parse_args(argv)
     chosen = [s for s in SCENARIOS if not args.only or s.name in args.only]
     unknown = set(args.only or []) - {s.name for s in SCENARIOS}
     if unknown:
         parser.error(f"unknown cassettes: {', '.join(sorted(unknown))}")
-    options = Options(args.number, args.release, args.live)
+    options = Options(
+        live=args.live,
+        number=args.number,
+        release=args.release,
+        buy=args.buy,
+        unbundled=args.unbundled,
+        verify=args.verify,
+        remove_caller_id=args.remove_caller_id,
+    )
     CASSETTES.mkdir(exist_ok=True)
     sources = _previous_sources()
     try:

@@ -227,3 +227,14 @@ def test_cache_round_trip_and_batched_changes(
         expected = {r["sid"]: r for r in numbers if r["sid"] not in removed}
         expected.update({r["sid"]: r for r in changed})
         assert by_sid == expected
+
+
+@given(
+    st.sampled_from(["415", "212", "305", "416", "604", "888", "800", "787", "876"]),
+    st.integers(min_value=2_000_000, max_value=9_999_999),
+)
+def test_the_nanp_shortcut_agrees_with_phonenumbers(area: str, line: int) -> None:
+    from meetzy_numbers.model import phone
+
+    e164 = f"+1{area}{line}"
+    assert phone._describe_nanp(e164) == phone._describe(e164)

@@ -9,15 +9,18 @@ layers above never see a twilio-python object.
 
 from __future__ import annotations
 
+import json
 import threading
-from collections.abc import Iterable
-from datetime import datetime
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
+from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 from meetzy_numbers.errors import CredentialsError, NotFound, TwilioFailure
 from meetzy_numbers.gateway.errors import (
     mapped_errors,
+    parse_error,
     purchase_refusal,
     search_refusal,
 )
@@ -94,12 +97,59 @@ CALLER_ID_FIELDS: tuple[str, ...] = (
 )
 CALL_FIELDS: tuple[str, ...] = (
     "sid",
+    "from",
     "to",
     "status",
     "duration",
     "start_time",
     "direction",
 )
+
+
+_MONTHS = {
+    name: f"{number:02d}"
+    for number, name in enumerate(
+        [
+            "Jan",
+            "Feb",
+            "Mar",
+            "Apr",
+            "May",
+            "Jun",
+            "Jul",
+            "Aug",
+            "Sep",
+            "Oct",
+            "Nov",
+            "Dec",
+        ],
+        start=1,
+    )
+}
+_DATE_FIELDS = frozenset({"date_created", "date_updated", "start_time", "end_time"})
+
+
+def from_wire(raw: dict[str, Any], fields: Iterable[str]) -> dict[str, Any]:
+    """The fields of a record as Twilio sent it, dates in ISO 8601."""
+    record: dict[str, Any] = {}
+    for name in fields:
+        value = raw.get(name)
+        if name in _DATE_FIELDS and isinstance(value, str) and value:
+            value = _iso_date(value)
+        record[name] = value
+    return record
+
+
+def _iso_date(text: str) -> str:
+    """Twilio's RFC 2822 date as ISO 8601; read by hand for the usual UTC form,
+    since a listing can hold 50,000 of them."""
+    parts = text.split()
+    if len(parts) == 6 and parts[5] == "+0000" and parts[2] in _MONTHS:
+        return f"{parts[3]}-{_MONTHS[parts[2]]}-{int(parts[1]):02d}T{parts[4]}+00:00"
+    try:
+        return parsedate_to_datetime(text).isoformat()
+    except (TypeError, ValueError):
+        return text
 
 
 def as_dict(instance: object, fields: Iterable[str]) -> dict[str, Any]:
@@ -128,6 +178,7 @@ VALIDATION_FIELDS: tuple[str, ...] = (
 )
 VALIDATION_CALL_FIELDS: tuple[str, ...] = (
     "sid",
+    "from",
     "to",
     "status",
     "start_time",
@@ -270,7 +321,7 @@ class Gateway:
     # IncomingPhoneNumbers
 
     def list_numbers(self, account: Account) -> list[dict[str, Any]]:
-        api, credential = self._account_api(account, manage=False)
+        _, credential = self._account_api(account, manage=False)
         with mapped_errors(
             self.http,
             action="list the numbers of",
@@ -278,9 +329,47 @@ class Gateway:
             credential=credential,
         ):
             return [
-                as_dict(record, NUMBER_FIELDS)
-                for record in api.incoming_phone_numbers.stream(page_size=PAGE_SIZE)
+                from_wire(raw, NUMBER_FIELDS)
+                for raw in self._walk(
+                    account,
+                    credential,
+                    "IncomingPhoneNumbers",
+                    "incoming_phone_numbers",
+                )
             ]
+
+    def _walk(
+        self,
+        account: Account,
+        credential: Credential,
+        resource: str,
+        key: str,
+        params: dict[str, str] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Every record of a list, page by page, as the JSON Twilio sent.
+
+        The same requests twilio-python's ``stream()`` makes, minus building
+        an object per record only to take it apart again: on 10,000 numbers
+        or 50,000 calls that was most of the CPU a listing cost.
+        """
+        from twilio.base.exceptions import TwilioRestException
+
+        client = self.client(credential)
+        version = client.api.v2010
+        url: str | None = version.absolute_url(
+            f"Accounts/{account.sid}/{resource}.json"
+        )
+        query: dict[str, object] | None = {**(params or {}), "PageSize": PAGE_SIZE}
+        while url:
+            response = client.request("GET", url, params=query)
+            if response.status_code >= 400:
+                status, code, message = parse_error(response.status_code, response.text)
+                raise TwilioRestException(status or 0, url, message, code)
+            payload = json.loads(response.text)
+            yield from payload.get(key) or []
+            next_uri = payload.get("next_page_uri")
+            url = version.domain.absolute_url(next_uri) if next_uri else None
+            query = None  # the next page's URI carries the query
 
     def fetch_number(
         self, account: Account, sid: str, *, manage: bool = False
@@ -409,7 +498,7 @@ class Gateway:
     # OutgoingCallerIds
 
     def list_caller_ids(self, account: Account) -> list[dict[str, Any]]:
-        api, credential = self._account_api(account, manage=False)
+        _, credential = self._account_api(account, manage=False)
         with mapped_errors(
             self.http,
             action="list the caller IDs of",
@@ -417,8 +506,10 @@ class Gateway:
             credential=credential,
         ):
             return [
-                as_dict(record, CALLER_ID_FIELDS)
-                for record in api.outgoing_caller_ids.stream(page_size=PAGE_SIZE)
+                from_wire(raw, CALLER_ID_FIELDS)
+                for raw in self._walk(
+                    account, credential, "OutgoingCallerIds", "outgoing_caller_ids"
+                )
             ]
 
     def request_validation(
@@ -499,7 +590,9 @@ class Gateway:
             what=f"call {call_sid}",
             credential=credential,
         ):
-            return as_dict(api.calls(call_sid).fetch(), VALIDATION_CALL_FIELDS)
+            call = api.calls(call_sid).fetch()
+        # twilio-python keeps the caller in `_from`, `from` being a keyword.
+        return {**as_dict(call, VALIDATION_CALL_FIELDS), "from": call._from}
 
     # Calls
 
@@ -518,10 +611,11 @@ class Gateway:
         window ends the walk: a server that ignores ``StartTime>`` (a mock,
         a proxy) costs one page, not the account's whole history.
         """
-        api, credential = self._account_api(account, manage=False)
-        filters: dict[str, Any] = {"start_time_after": start_after}
+        _, credential = self._account_api(account, manage=False)
+        moment = start_after.astimezone(UTC) if start_after.tzinfo else start_after
+        params = {"StartTime>": moment.strftime("%Y-%m-%dT%H:%M:%SZ")}
         if from_number is not None:
-            filters["from_"] = from_number
+            params["From"] = from_number
         with mapped_errors(
             self.http,
             action="list the calls of",
@@ -529,10 +623,10 @@ class Gateway:
             credential=credential,
         ):
             calls: list[dict[str, Any]] = []
-            for record in api.calls.stream(page_size=PAGE_SIZE, **filters):
-                started = record.start_time
-                if isinstance(started, datetime) and _before(started, start_after):
+            for raw in self._walk(account, credential, "Calls", "calls", params):
+                call = from_wire(raw, CALL_FIELDS)
+                started = call.get("start_time")
+                if started and _before(datetime.fromisoformat(started), start_after):
                     break
-                # twilio-python keeps the caller in `_from`, `from` being a keyword.
-                calls.append({**as_dict(record, CALL_FIELDS), "from": record._from})
+                calls.append(call)
             return calls

@@ -69,6 +69,41 @@ def parse_e164(text: str, *, default_region: str | None = None) -> str:
 @lru_cache(maxsize=65_536)
 def describe(e164: str) -> PhoneNumber:
     """Country, national format and area code of a number already in E.164."""
+    if len(e164) == 12 and e164.startswith("+1") and e164[1:].isdigit():
+        return _describe_nanp(e164)
+    return _describe(e164)
+
+
+def _describe_nanp(e164: str) -> PhoneNumber:
+    """+1 numbers all share one format; only the region needs phonenumbers,
+    once per area code, instead of a parse that tries every NANP region."""
+    area = e164[2:5]
+    return PhoneNumber(
+        e164=e164,
+        region=_nanp_region(area),
+        calling_code=1,
+        national=f"({area}) {e164[5:8]}-{e164[8:]}",
+        area_code=area,
+    )
+
+
+@lru_cache(maxsize=1024)
+def _nanp_region(area: str) -> str | None:
+    import phonenumbers
+
+    # Any valid-looking number of the area code tells its region.
+    for line in ("2345678", "5550100", "2000000"):
+        try:
+            parsed = phonenumbers.parse(f"+1{area}{line}", None)
+        except phonenumbers.NumberParseException:
+            continue
+        region = phonenumbers.region_code_for_number(parsed)
+        if region and region != "ZZ":
+            return str(region)
+    return None
+
+
+def _describe(e164: str) -> PhoneNumber:
     import phonenumbers
 
     try:

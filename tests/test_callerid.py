@@ -87,6 +87,22 @@ def test_verify_prints_the_code_then_the_number_shows_verified(
     assert in_list["agent"] == "billing-us"
 
 
+def test_verify_with_a_delay_says_when_and_quotes_the_account(
+    sandbox: Invoke,
+) -> None:
+    result = sandbox(
+        "callerid", "verify", FRESH, "--call-delay", "60", "-s", "Meetzy Spain"
+    )
+
+    assert result.exit_code == 0, result.stderr
+    assert f"Twilio will call {FRESH} in 60 s:" in result.stderr
+    assert "calling" not in result.stderr and " now" not in result.stderr
+    assert (
+        "Then check with: meetzy-numbers callerid list -s 'Meetzy Spain'\n"
+        in result.stderr
+    )
+
+
 def test_verify_json_gives_the_code_and_call(sandbox: Invoke) -> None:
     result = sandbox("callerid", "verify", FRESH, "-o", "json")
 

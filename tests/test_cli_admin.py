@@ -10,10 +10,11 @@ from typing import Any
 import keyring
 import keyring.backend
 import pytest
-from keyring.backends import fail
+from keyring.backends import chainer, fail
 
 from conftest import Invoke
 from meetzy_numbers import __version__
+from meetzy_numbers.operations.context import Context
 from meetzy_numbers.sandbox import SEED, Sandbox, serve
 
 UK_SID, UK_TOKEN = next(
@@ -188,6 +189,43 @@ def test_doctor_on_the_sandbox(sandbox: Invoke) -> None:
     assert checks["credentials"] == "ok"
 
 
+def doctor_rows(result: Any) -> dict[str, dict[str, Any]]:
+    return {row["check"]: row for row in json.loads(result.stdout)}
+
+
+def test_doctor_turns_an_unexpected_error_into_a_fail_row(
+    sandbox: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(self: Context, main_sid: str) -> Any:
+        raise RuntimeError("boom\nsecond line")
+
+    monkeypatch.setattr(Context, "make_gateway", broken)
+
+    result = sandbox("doctor", "-o", "json")
+
+    assert result.exit_code == 1
+    checks = doctor_rows(result)
+    assert checks["twilio"]["status"] == "fail"
+    assert checks["twilio"]["detail"].startswith("unexpected RuntimeError: boom")
+    assert checks["credentials"]["status"] == "ok"
+    assert "Traceback" not in result.output
+
+
+def test_doctor_reports_a_broken_sandbox_state_file(
+    sandbox: Invoke, isolated_home: Path
+) -> None:
+    assert sandbox("subaccounts").exit_code == 0
+    (isolated_home / "sandbox" / "twilio.json").write_text("{broken")
+
+    result = sandbox("doctor", "-o", "json")
+
+    checks = doctor_rows(result)
+    assert checks["twilio"]["status"] == "fail"
+    assert "not valid JSON" in checks["twilio"]["detail"]
+    assert result.exit_code == checks["twilio"]["code"] != 0
+    assert "Traceback" not in result.output
+
+
 # Real mode: environment credentials, keyring, a Twilio-compatible server
 
 
@@ -226,6 +264,65 @@ def test_verbose_logs_each_call_without_secrets(cli: Invoke, twilio_url: str) ->
     assert "/IncomingPhoneNumbers.json?PageSize=1000 -> 200 in" in result.stderr
     assert MAIN_TOKEN not in result.stderr
     assert "Authorization" not in result.stderr
+
+
+class EmptyChainer(chainer.ChainerBackend):
+    """A chainer that found no keyring to chain: it stores nothing."""
+
+    backends: tuple[keyring.backend.KeyringBackend, ...] = ()
+
+
+class ToyKeyring(MemoryKeyring):
+    priority = 0.5  # type: ignore[assignment]
+
+
+NO_KEYRING = "no OS keyring: use TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN, or install one"
+
+
+@pytest.mark.parametrize(
+    "backend",
+    [fail.Keyring(), EmptyChainer(), ToyKeyring()],
+    ids=["fail", "empty chainer", "low priority"],
+)
+def test_doctor_warns_without_an_os_keyring_even_with_env_credentials(
+    cli: Invoke, twilio_url: str, backend: keyring.backend.KeyringBackend
+) -> None:
+    previous = keyring.get_keyring()
+    keyring.set_keyring(backend)
+    try:
+        result = cli("doctor", "-o", "json", env=env_for(twilio_url))
+    finally:
+        keyring.set_keyring(previous)
+
+    assert result.exit_code == 0, result.stderr
+    checks = doctor_rows(result)
+    assert checks["credential store"]["status"] == "warn"
+    assert checks["credential store"]["detail"] == NO_KEYRING
+    assert checks["credentials"]["status"] == "ok"
+    assert checks["credentials"]["detail"].endswith("from env")
+    assert checks["twilio"]["status"] == "ok"
+
+
+def test_doctor_without_a_main_account_still_shows_the_credential_store(
+    cli: Invoke, memory_keyring: MemoryKeyring, isolated_home: Path
+) -> None:
+    result = cli("doctor", "-o", "json")
+
+    assert result.exit_code == 4
+    checks = doctor_rows(result)
+    config_file = isolated_home / "config.toml"
+    assert not config_file.exists()
+    assert checks["config"] == {
+        "check": "config",
+        "status": "ok",
+        "detail": f"{config_file} (no file yet: defaults)",
+        "code": 0,
+    }
+    assert checks["credential store"]["status"] == "ok"
+    assert checks["credential store"]["detail"].startswith("keyring (")
+    assert checks["credentials"]["status"] == "fail"
+    assert "no main account is configured" in checks["credentials"]["detail"]
+    assert "twilio" not in checks
 
 
 def test_keyring_unavailable_exits_4_with_the_alternative(

@@ -8,6 +8,7 @@ import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -446,13 +447,51 @@ def test_list_and_show_gain_a_health_column_after_health(sandbox: Invoke) -> Non
         assert re.search(rf"^{field} +{value}$", show.stdout, re.MULTILINE), field
 
 
-def test_a_named_number_caches_its_whole_account(sandbox: Invoke) -> None:
+def _sid_of(phone: str) -> str:
+    return next(n.sid for n in SEED.numbers if n.phone_number == phone)
+
+
+def _health_extra(cache_file: Path) -> dict[str, Any]:
+    extra: dict[str, Any] = json.loads(cache_file.read_text())["extra"]
+    return extra.get("health", {})
+
+
+def _cached_health(sandbox: Invoke) -> dict[str, Any]:
+    rows = json.loads(sandbox("list", "-A", "-o", "json").stdout)
+    return {r["phone_number"]: r["health"] for r in rows if r["type"] == "twilio"}
+
+
+def test_a_named_number_caches_only_itself(sandbox: Invoke) -> None:
     assert sandbox("health", "+34611230105").exit_code == 0
 
-    rows = json.loads(sandbox("list", "-A", "-o", "json").stdout)
-    spain = {r["phone_number"]: r["health"] for r in rows if r["type"] == "twilio"}
-    assert spain["+34911230104"] == "healthy"
-    assert spain["+14155550101"] is None  # another account: not computed
+    cached = _cached_health(sandbox)
+    assert cached["+34611230105"] == "spam"
+    assert cached["+34911230104"] is None  # same account, not named: not cached
+    assert cached["+14155550101"] is None  # another account: not computed
+
+
+def test_a_named_run_leaves_the_other_numbers_cached_health_alone(
+    sandbox: Invoke, isolated_home: Path
+) -> None:
+    assert sandbox("health", "-A").exit_code == 0
+    before = _cached_health(sandbox)
+    assert before["+34611230105"] == "spam"
+
+    # A day of calls is below min_calls: the named number becomes unknown.
+    assert sandbox("health", "+34611230105", "--days", "1").exit_code == 0
+
+    after = _cached_health(sandbox)
+    assert after["+34611230105"] == "unknown"
+    assert {n: h for n, h in after.items() if n != "+34611230105"} == {
+        n: h for n, h in before.items() if n != "+34611230105"
+    }
+    windows = {
+        sid: entry["window_days"]
+        for path in (isolated_home / "sandbox" / "cache").glob("AC*.json")
+        for sid, entry in _health_extra(path).items()
+    }
+    assert windows.pop(_sid_of("+34611230105")) == 1
+    assert set(windows.values()) == {7}
 
 
 def test_gateway_lists_calls_as_plain_dicts() -> None:

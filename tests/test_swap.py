@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from conftest import Invoke
+from meetzy_numbers.cli import swap as cli_swap
 from meetzy_numbers.gateway.http import RetryPolicy
 from meetzy_numbers.sandbox import SEED
 from meetzy_numbers.store.cache import Cache
@@ -169,9 +170,9 @@ def test_a_partial_number_needs_force(sandbox: Invoke, numbers: Numbers) -> None
 def test_buy_gets_a_new_number_of_the_same_country_and_type(
     sandbox: Invoke, numbers: Numbers, sandbox_state: State, isolated_home: Path
 ) -> None:
-    old = "+34911230104"
+    old = "+34911230104"  # none for sale in 911: the nearest is in 915
 
-    result = sandbox("swap", old, "--buy", "--yes", "-o", "json")
+    result = sandbox("swap", old, "--buy", "--any-area", "--yes", "-o", "json")
 
     assert result.exit_code == 0, result.stderr
     row = json.loads(result.stdout)
@@ -185,6 +186,122 @@ def test_buy_gets_a_new_number_of_the_same_country_and_type(
     assert only(numbers, old)["marked_for_return"] == date.today().isoformat()
     actions = [(e["action"], e["status"]) for e in journal(isolated_home)]
     assert actions[:2] == [("buy", "started"), ("buy", "done")]
+
+
+def test_buy_in_the_same_area_code_needs_no_more_than_yes(
+    sandbox: Invoke, numbers: Numbers
+) -> None:
+    result = sandbox("swap", "+14155550101", "--buy", "--yes", "-o", "json")
+
+    assert result.exit_code == 0, result.stderr
+    row = json.loads(result.stdout)
+    assert row["new"].startswith("+1415") and row["outcome"] == "swapped"
+    assert only(numbers, row["new"])["agent"] == "billing-us"
+
+
+@pytest.fixture
+def terminal(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The swap command believes it can ask at a terminal; the final "Swap …?"
+    is answered yes, and the questions it asked are returned."""
+    asked: list[str] = []
+    monkeypatch.setattr(cli_swap, "_at_terminal", lambda: True)
+    monkeypatch.setattr(
+        cli_swap, "confirm", lambda run, question, *, yes: asked.append(question)
+    )
+    return asked
+
+
+def test_buying_outside_the_area_code_with_yes_alone_is_refused(
+    sandbox: Invoke, sandbox_state: State, isolated_home: Path
+) -> None:
+    sandbox("subaccounts")
+    before = sandbox_state()
+
+    for extra in ((), ("--yes",)):
+        result = sandbox("swap", SPAM_ES, "--buy", *extra)
+
+        assert result.exit_code == 6
+        assert "no number for sale in area code 611" in result.stderr
+        assert "pass --any-area to buy the nearest, +34612" in result.stderr
+    assert sandbox_state()["numbers"] == before["numbers"]
+    assert sandbox_state()["available"] == before["available"]
+    assert journal(isolated_home) == []
+
+
+def test_any_area_buys_the_nearest_outside_the_area_code(
+    sandbox: Invoke, numbers: Numbers
+) -> None:
+    result = sandbox("swap", SPAM_ES, "--buy", "--any-area", "--yes", "-o", "json")
+
+    assert result.exit_code == 0, result.stderr
+    row = json.loads(result.stdout)
+    assert row["new"].startswith("+34612") and row["outcome"] == "swapped"
+    assert only(numbers, row["new"])["agent"] == "sales-es"
+
+
+def test_at_a_terminal_buying_outside_the_area_code_is_asked_default_no(
+    sandbox: Invoke, sandbox_state: State, terminal: list[str]
+) -> None:
+    sandbox("subaccounts")
+    before = sandbox_state()["numbers"]
+
+    declined = sandbox("swap", SPAM_ES, "--buy", input="\n")
+
+    assert declined.exit_code == 1
+    assert "No number for sale in area code 611: buy +34612" in declined.stderr
+    assert "[y/N]" in declined.stderr
+    assert "nothing changed" in declined.stderr
+    assert sandbox_state()["numbers"] == before
+    assert terminal == []
+
+    accepted = sandbox("swap", SPAM_ES, "--buy", input="y\n")
+
+    assert accepted.exit_code == 0, accepted.stderr
+    assert "agent sales-es now answers on +34612523000" in accepted.stderr
+    assert terminal == [
+        f"Swap {SPAM_ES} -> +34612523000 (bought now) for agent sales-es?"
+    ]
+
+    # --yes agrees to the swap, not to a number from another area code.
+    refused = sandbox("swap", "+34911230104", "--buy", "--yes")
+    assert refused.exit_code == 6
+    assert "area code 911" in refused.stderr
+
+
+def test_health_swap_refuses_a_purchase_outside_the_area_code_as_one_item(
+    sandbox: Invoke, numbers: Numbers, sandbox_state: State, isolated_home: Path
+) -> None:
+    numbers()
+    cache_health(isolated_home, SPAIN, SPAM_ES, "spam")
+    cache_health(isolated_home, SEED.main_account_sid, "+14155550101", "spam")
+    before = len(sandbox_state()["available"]["ES"])
+
+    result = sandbox("swap", "--health", "spam", "--buy", "--yes", "-o", "json")
+
+    assert result.exit_code == 3
+    rows = {r["old"]: r for r in json.loads(result.stdout)}
+    assert rows["+14155550101"]["outcome"] == "swapped"
+    assert rows[SPAM_ES]["outcome"] == "failed"
+    assert "area code 611" in rows[SPAM_ES]["detail"]
+    assert "--any-area" in rows[SPAM_ES]["detail"]
+    assert "swap: 1 done, 1 failed" in result.stderr
+    assert len(sandbox_state()["available"]["ES"]) == before
+    assert only(numbers, SPAM_ES)["agent"] == "sales-es"
+
+
+def test_health_swap_at_a_terminal_asks_per_number_outside_the_area_code(
+    sandbox: Invoke, numbers: Numbers, isolated_home: Path, terminal: list[str]
+) -> None:
+    numbers()
+    cache_health(isolated_home, SPAIN, SPAM_ES, "spam")
+
+    result = sandbox("swap", "--health", "spam", "--buy", input="n\n")
+
+    assert result.exit_code == 3
+    assert "No number for sale in area code 611: buy +34612" in result.stderr
+    assert f"{SPAM_ES}: no number for sale in area code 611" in result.stderr
+    assert "swap: 0 done, 1 failed" in result.stderr
+    assert only(numbers, SPAM_ES)["agent"] == "sales-es"
 
 
 def test_no_free_number_and_no_terminal_needs_buy(

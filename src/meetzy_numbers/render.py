@@ -32,9 +32,10 @@ BADGES: dict[str, tuple[str, str]] = {
 }
 # Columns a terminal table never wraps: numbers and SIDs are read whole
 # (``old`` and ``new`` are the two numbers of a swap).
-WHOLE_COLUMNS = frozenset(
-    {"sid", "phone_number", "badge", "national_format", "old", "new"}
-)
+# Columns of free text that may fold onto several lines on a narrow terminal;
+# every other column is shown whole.
+FLEXIBLE_COLUMNS = frozenset({"notes", "detail", "change", "value", "reason", "note"})
+FLEXIBLE_MIN_WIDTH = 20
 HEALTH_STYLES = {
     "healthy": "green",
     "warning": "yellow",
@@ -61,12 +62,13 @@ class Output:
     def err(self) -> TextIO:
         return self.stderr or sys.stderr
 
-    def console(self, *, stderr: bool = False) -> Console:
+    def console(self, *, stderr: bool = False, width: int | None = None) -> Console:
         from rich.console import Console
 
         stream = self.err if stderr else self.out
         return Console(
             file=stream,
+            width=width,
             no_color=self.color is False,
             force_terminal=True if self.color else None,
             highlight=False,
@@ -119,9 +121,10 @@ class Output:
         elif self.format == "csv":
             write_csv(self.out, rows)
         elif self.is_terminal() or self.color:
+            footer = None if self.quiet else footer
             self._rich_table(rows, columns, title, footer, styles or {})
         else:
-            write_plain_table(self.out, rows, columns, footer)
+            write_plain_table(self.out, rows, columns, None if self.quiet else footer)
 
     def document(self, data: Any) -> None:
         json.dump(data, self.out, indent=2, default=_json_default)
@@ -152,17 +155,31 @@ class Output:
         from rich.text import Text
 
         table = Table(title=title, box=box.SIMPLE_HEAD, caption=footer)
-        for key, heading in columns:
-            whole = key in WHOLE_COLUMNS
-            # Long URLs fold onto the next line rather than lose their end.
-            table.add_column(heading, no_wrap=whole, overflow="fold")
-        for row in rows:
+        texts = [[_cell(row.get(key)) for key, _ in columns] for row in rows]
+        needed = 2  # the table's edges
+        for index, (key, heading) in enumerate(columns):
+            needed += 2  # a space of padding each side
+            if key in FLEXIBLE_COLUMNS:
+                # Long reasons and URLs fold onto more lines, never lose their end.
+                table.add_column(heading, overflow="fold", ratio=1)
+                needed += FLEXIBLE_MIN_WIDTH
+                continue
+            # Everything else keeps its full width: a cut number is a wrong one.
+            width = max([_width(heading), *(_width(line[index]) for line in texts)])
+            table.add_column(heading, no_wrap=True, min_width=width)
+            needed += width
+        for row, line in zip(rows, texts, strict=True):
             cells = []
-            for key, _ in columns:
+            for (key, _), text in zip(columns, line, strict=True):
                 style = styles.get(f"{key}:{row.get(key)}") or styles.get(key, "")
-                cells.append(Text(_cell(row.get(key)), style=style))
+                cells.append(Text(text, style=style))
             table.add_row(*cells)
-        self.console().print(table)
+        console = self.console()
+        if needed > console.width:
+            # Narrower than the fixed columns: print wider and let the
+            # terminal wrap the lines, rather than squeeze the columns.
+            console = self.console(width=needed)
+        console.print(table)
 
     @contextmanager
     def progress(self, total: int, description: str) -> Iterator[Any]:

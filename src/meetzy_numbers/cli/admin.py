@@ -9,7 +9,7 @@ import typer
 
 from meetzy_numbers.cli.app import Format, MeetzyGroup, app, run_of
 from meetzy_numbers.cli.options import OutputOption
-from meetzy_numbers.errors import MeetzyError, UsageError
+from meetzy_numbers.errors import CredentialsError, ExitCode, MeetzyError, UsageError
 from meetzy_numbers.model.accounts import Account
 from meetzy_numbers.store.config import config_to_dict
 from meetzy_numbers.store.credentials import make_credential
@@ -92,7 +92,7 @@ def creds_list(
     ] = True,
     output: OutputOption = Format.table,
 ) -> None:
-    """Each account: configured, missing or invalid. Never the secret.
+    """Each account: configured, missing, invalid or unchecked. Never the secret.
 
     Example: meetzy-numbers creds list
     """
@@ -124,8 +124,11 @@ def creds_list(
             if check:
                 try:
                     context.make_gateway(account.sid).check(credential)
-                except MeetzyError as error:
+                except CredentialsError as error:
                     row.update(status="invalid", detail=error.message)
+                except MeetzyError as error:
+                    # Unreachable or failing: says nothing about the secret.
+                    row.update(status="unchecked", detail=error.message)
         rows.append(row)
     run.output.records(
         rows,
@@ -143,8 +146,14 @@ def creds_list(
             "status:missing": "yellow",
             "status:invalid": "red",
             "status:unreadable": "red",
+            "status:unchecked": "yellow",
         },
     )
+    statuses = {row["status"] for row in rows}
+    if statuses & {"invalid", "unreadable"}:
+        raise typer.Exit(int(ExitCode.CREDENTIALS))
+    if "unchecked" in statuses:
+        raise typer.Exit(int(ExitCode.UNREACHABLE))
 
 
 def _known_accounts(run: Any) -> list[Account]:

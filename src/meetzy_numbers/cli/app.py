@@ -143,6 +143,11 @@ def main_options(
 ) -> None:
     """Run the Twilio phone numbers of Meetzy voice agents."""
     use_sandbox = sandbox or os.environ.get(SANDBOX_ENV, "") not in ("", "0")
+    if use_sandbox and api_url:
+        raise typer.BadParameter(
+            "the sandbox runs in-process; use --sandbox or --api-url, not both",
+            param_hint="--api-url",
+        )
     paths = default_paths()
     if use_sandbox:
         paths = paths.sandboxed()

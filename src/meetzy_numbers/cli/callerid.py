@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from typing import Annotated, Any
 
 import typer
@@ -75,12 +76,16 @@ def verify(
         run.output.message(f"{e164} is already verified in {target.label()}; {outcome}")
         return
     run.output.callout("Validation code", started.validation_code or "")
-    run.output.message(
-        f"Twilio is calling {e164} now: answer it and enter the code on the keypad."
+    when = (
+        f"will call {e164} in {call_delay} s"
+        if call_delay
+        else f"is calling {e164} now"
     )
+    run.output.message(f"Twilio {when}: answer it and enter the code on the keypad.")
+    # Quoted so that an account name with spaces can be pasted as it is.
     run.output.message(
         "Then check with: meetzy-numbers callerid list"
-        + (f" -s {account}" if account else "")
+        + (f" -s {shlex.quote(account)}" if account else "")
     )
 
 

@@ -14,7 +14,7 @@ from meetzy_numbers.cli.options import (
     OutputOption,
     RefreshOption,
 )
-from meetzy_numbers.errors import CredentialsError, ExitCode, UsageError
+from meetzy_numbers.errors import CredentialsError, ExitCode, NotFound, UsageError
 from meetzy_numbers.model.numbers import Kind, State
 from meetzy_numbers.model.phone import normalise_country
 from meetzy_numbers.operations import inventory
@@ -69,6 +69,8 @@ def list_numbers(
         and (agent is None or r.agent == agent)
         and (region is None or _region(r.phone_number) == region)
     ]
+    if agent and agent not in run.context.config.agents and not records:
+        raise NotFound(f"no agent {agent!r} in the config, and no number routes to it")
     records.sort(
         key=lambda r: (
             r.account_name.lower(),

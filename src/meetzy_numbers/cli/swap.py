@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from meetzy_numbers.cli.app import Format, Run, app, confirm, run_of
+from meetzy_numbers.cli.app import Format, Run, abort, app, confirm, run_of
 from meetzy_numbers.cli.options import (
     AccountOption,
     DryRunOption,
@@ -29,6 +29,13 @@ class HealthChoice(str, Enum):
 
 ForceOption = Annotated[
     bool, typer.Option("--force", help="Swap a partial number linked to an agent.")
+]
+AnyAreaOption = Annotated[
+    bool,
+    typer.Option(
+        "--any-area",
+        help="Buy the nearest number when none is for sale in the old area code.",
+    ),
 ]
 
 
@@ -52,6 +59,7 @@ def swap_number(
         bool,
         typer.Option("--undo", help="Undo an unfinished swap: unroute its new number."),
     ] = False,
+    any_area: AnyAreaOption = False,
     bundle: BundleOption = None,
     address: AddressOption = None,
     account: AccountOption = None,
@@ -80,7 +88,13 @@ def swap_number(
     if number is not None:
         record = inventory.locate(context, number, accounts)
         plan = swap.plan_swap(
-            context, record, force=force, buy=buy, undo=undo, papers=papers
+            context,
+            record,
+            force=force,
+            buy=buy,
+            undo=undo,
+            papers=papers,
+            any_area=any_area,
         )
         _swap_one(run, plan, undo=undo, yes=yes, dry_run=dry_run)
         return
@@ -89,8 +103,19 @@ def swap_number(
         context, accounts or inventory.list_accounts(context), health.value, agent
     )
     _swap_many(
-        run, records, force=force, buy=buy, papers=papers, yes=yes, dry_run=dry_run
+        run,
+        records,
+        force=force,
+        buy=buy,
+        papers=papers,
+        yes=yes,
+        dry_run=dry_run,
+        any_area=any_area,
     )
+
+
+def _at_terminal() -> bool:
+    return sys.stdin.isatty()
 
 
 def _swap_one(
@@ -102,8 +127,15 @@ def _swap_one(
             return
         _agree_to_buy(run, plan, yes=yes)
         plan = swap.plan_swap(
-            run.context, plan.old, buy=True, force=True, papers=plan.papers
+            run.context,
+            plan.old,
+            buy=True,
+            force=True,
+            papers=plan.papers,
+            any_area=plan.any_area,
         )
+    if not dry_run and not _outside_area_accepted(plan, yes=yes):
+        abort(run)
     _show_plans(run, [plan], undo=undo, dry_run=dry_run)
     if dry_run:
         return
@@ -114,7 +146,7 @@ def _swap_one(
 def _agree_to_buy(run: Run, plan: SwapPlan, *, yes: bool) -> None:
     """No free number: buying one costs money, so it takes --buy or a yes typed."""
     where = plan.account.label()
-    if yes or not sys.stdin.isatty():
+    if yes or not _at_terminal():
         raise UsageError(
             f"{where} has no free number to replace {plan.old.phone_number}",
             hint="pass --buy to buy one",
@@ -124,6 +156,23 @@ def _agree_to_buy(run: Run, plan: SwapPlan, *, yes: bool) -> None:
         f"{where} has no free number to replace {plan.old.phone_number}. Buy one?",
         yes=False,
     )
+
+
+def _outside_area_accepted(plan: SwapPlan, *, yes: bool) -> bool:
+    """Whether to buy a number outside the old area code: --any-area, or a yes
+    typed at a terminal. With --yes alone, or no terminal to ask on, the swap
+    is refused: --yes agrees to the swap, not to a number from elsewhere."""
+    if not plan.needs_area_consent:
+        return True
+    if yes or not _at_terminal():
+        raise swap.area_refusal(plan)
+    plan.any_area = typer.confirm(
+        f"No number for sale in area code {plan.outside_area}: buy "
+        f"{plan.new_number}, the nearest, to replace {plan.old.phone_number}?",
+        default=False,
+        err=True,
+    )
+    return plan.any_area
 
 
 def _question(plan: SwapPlan, *, undo: bool) -> str:
@@ -145,6 +194,7 @@ def _swap_many(
     papers: provision.Paperwork | None,
     yes: bool,
     dry_run: bool,
+    any_area: bool,
 ) -> None:
     if not records:
         run.output.message("no numbers with that health: nothing to swap")
@@ -155,12 +205,20 @@ def _swap_many(
     for record in records:
         try:
             plan = swap.plan_swap(
-                run.context, record, force=force, buy=buy, papers=papers, taken=taken
+                run.context,
+                record,
+                force=force,
+                buy=buy,
+                papers=papers,
+                taken=taken,
+                any_area=any_area,
             )
         except MeetzyError as error:
             results.append(
                 SwapResult(record, "failed", detail=error.message, error=error)
             )
+            continue
+        if not dry_run and not _area_agreed_in_bulk(plan, yes=yes, results=results):
             continue
         if plan.new is not None:
             taken.add(plan.new.sid)
@@ -178,6 +236,22 @@ def _swap_many(
             results.append(swap.execute(run.context, plan))
             tick()
     _report_swaps(run, results, bulk=True)
+
+
+def _area_agreed_in_bulk(
+    plan: SwapPlan, *, yes: bool, results: list[SwapResult]
+) -> bool:
+    """A purchase outside the area code nobody agreed to is a failed item."""
+    try:
+        if _outside_area_accepted(plan, yes=yes):
+            return True
+        error: MeetzyError = swap.area_refusal(plan)
+    except MeetzyError as refused:
+        error = refused
+    failed = SwapResult(plan.old, "failed", None, plan.agent, plan.account)
+    failed.detail, failed.error = error.message, error
+    results.append(failed)
+    return False
 
 
 def _no_replacement(plan: SwapPlan) -> SwapResult:

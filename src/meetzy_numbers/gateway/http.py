@@ -22,7 +22,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from twilio.http import HttpClient
 from twilio.http.response import Response
 
-from meetzy_numbers.errors import Unreachable
+from meetzy_numbers.errors import MeetzyError, Unreachable
 
 log = logging.getLogger("meetzy_numbers.http")
 
@@ -116,14 +116,26 @@ class SandboxTransport:
         headers: Mapping[str, str],
         timeout: float,
     ) -> Answer:
-        answer = self._sandbox.handle(
-            method,
-            url,
-            params=_strings(params),
-            data=_strings(data),
-            headers=dict(headers),
-        )
+        from meetzy_numbers.sandbox.store import StateFileError
+
+        try:
+            answer = self._sandbox.handle(
+                method,
+                url,
+                params=_strings(params),
+                data=_strings(data),
+                headers=dict(headers),
+            )
+        except StateFileError as error:
+            raise sandbox_broken(error) from None
         return Answer(answer.status, answer.body, answer.headers)
+
+
+def sandbox_broken(error: Exception) -> MeetzyError:
+    return MeetzyError(
+        f"the sandbox's state file cannot be used ({_first_line(error)})",
+        hint="restore the sandbox with: meetzy-numbers sandbox reset",
+    )
 
 
 @dataclass(frozen=True)

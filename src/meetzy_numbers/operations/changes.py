@@ -272,9 +272,9 @@ def _apply_update(
 
     ctx.cache_later(account.sid, updated=raw)
     after = twilio_number(raw, account.sid, account.name, ctx.config.webhook_base)
-    done = _close(ctx, started, "done", detail, after=snapshot(after))
+    _close(ctx, started, "done", detail, after=snapshot(after))
     return ChangeResult(
-        action, after, Outcome.DONE, changes=changes, journal_id=done.id
+        action, after, Outcome.DONE, changes=changes, journal_id=started.id
     )
 
 
@@ -357,8 +357,8 @@ def _release(
         _close(ctx, started, "failed", error.message)
         return ChangeResult("return", live, Outcome.FAILED, error.message, error=error)
     ctx.cache_later(account.sid, removed=live.sid)
-    done = _close(ctx, started, "done", None)
-    return ChangeResult("return", live, Outcome.DONE, journal_id=done.id)
+    _close(ctx, started, "done", None)
+    return ChangeResult("return", live, Outcome.DONE, journal_id=started.id)
 
 
 def run_many(

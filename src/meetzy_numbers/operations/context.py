@@ -117,6 +117,16 @@ class Context:
     @property
     def main_sid(self) -> str:
         sid = self.config.main_account or self.credentials.env_account()
+        if (
+            not sid
+            and self.env.get("TWILIO_ACCOUNT_SID", "").strip()
+            and not self.sandbox
+        ):
+            raise CredentialsError(
+                "TWILIO_ACCOUNT_SID is set, but neither TWILIO_AUTH_TOKEN nor "
+                "TWILIO_API_KEY with TWILIO_API_SECRET is",
+                hint="set the secret that goes with it, or unset TWILIO_ACCOUNT_SID",
+            )
         if not sid:
             raise CredentialsError(
                 "no main account is configured",
@@ -143,9 +153,15 @@ class Context:
 
         transport: Transport
         if self.sandbox and not self.api_url:
+            from meetzy_numbers.gateway.http import sandbox_broken
             from meetzy_numbers.sandbox import Sandbox
+            from meetzy_numbers.sandbox.store import StateFileError
 
-            transport = SandboxTransport(Sandbox(self.paths.sandbox_state_file))
+            try:
+                sandbox = Sandbox(self.paths.sandbox_state_file)
+            except StateFileError as error:
+                raise sandbox_broken(error) from None
+            transport = SandboxTransport(sandbox)
         else:
             transport = RequestsTransport(pool_size=max(16, self.config.concurrency))
         http = GatewayHttpClient(

@@ -4,7 +4,9 @@ Calls are fetched once per account and window, then grouped by the number
 they came from: one list request (a page per thousand calls) whatever the
 number of numbers, where a query per number would cost a request each.
 Results are cached with the account's numbers, so ``list``, ``show``, ``pick``
-and ``swap --health`` read them without asking Twilio again.
+and ``swap --health`` read them without asking Twilio again. A run over whole
+accounts replaces their cached health; a run that names numbers, perhaps over
+another window, updates only those numbers and leaves the rest as they were.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TextIO
+from typing import Any, TextIO
 
 from meetzy_numbers.errors import MeetzyError, NotFound, UsageError
 from meetzy_numbers.model import phone
@@ -96,14 +98,15 @@ def check_health(
 
     found = inventory.load_inventory(ctx, accounts)
     report.failures.update(found.failures)
-    results, failures = compute_health(ctx, accounts, found.records, window)
+    wanted = {r.sid for r in chosen} if texts else None
+    records = [r for r in found.records if wanted is None or r.sid in wanted]
+    results, failures = compute_health(
+        ctx, accounts, records, window, merge=wanted is not None
+    )
     report.failures.update(failures)
 
-    wanted = {r.sid for r in chosen} if texts else None
-    for record in found.records:
-        if record.kind is not Kind.TWILIO or record.sid not in results:
-            continue
-        if wanted is None or record.sid in wanted:
+    for record in records:
+        if record.kind is Kind.TWILIO and record.sid in results:
             record.health = results[record.sid].to_dict()
             report.records.append(record)
     if not report.records and report.failures:
@@ -124,9 +127,13 @@ def compute_health(
     accounts: list[Account],
     records: list[NumberRecord],
     window_days: int,
+    *,
+    merge: bool = False,
 ) -> tuple[dict[str, Health], dict[str, MeetzyError]]:
-    """Health of every Twilio number of the accounts, cached per account.
+    """Health of the Twilio numbers among ``records``, cached per account.
 
+    The cache gets these results in place of the account's earlier ones, or
+    with ``merge`` only for these numbers, the others' kept as they were.
     Returns results by number SID, and failures by account SID.
     """
     now = datetime.now(UTC).replace(microsecond=0)
@@ -153,9 +160,8 @@ def compute_health(
             )
             for record in by_account[account.sid]
         }
-        ctx.cache.update_extra(
-            account.sid, "health", {sid: h.to_dict() for sid, h in found.items()}
-        )
+        computed = {sid: h.to_dict() for sid, h in found.items()}
+        store_health(ctx, account.sid, computed, merge=merge)
         log.info(
             "health of %d numbers in %s from %d calls",
             len(found),
@@ -176,6 +182,22 @@ def compute_health(
         else:
             results.update(outcome)
     return results, failures
+
+
+def store_health(
+    ctx: Context, account_sid: str, health: dict[str, Any], *, merge: bool
+) -> None:
+    """Cache an account's health map, or merge ``health`` into the cached one.
+
+    The merge reads then writes; a concurrent run may win the race, which
+    costs one number's health until the next ``health`` run, nothing more.
+    """
+    if merge:
+        entry = ctx.cache.load(account_sid, allow_stale=True)
+        cached = entry.extra.get("health") if entry else None
+        if isinstance(cached, dict):
+            health = {**cached, **health}
+    ctx.cache.update_extra(account_sid, "health", health)
 
 
 def pick(ctx: Context, agent: str, to: str | None) -> PickResult:

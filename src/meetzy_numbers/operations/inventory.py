@@ -12,6 +12,7 @@ from meetzy_numbers.errors import MeetzyError, NotFound, UsageError
 from meetzy_numbers.model import phone
 from meetzy_numbers.model.accounts import Account
 from meetzy_numbers.model.numbers import (
+    ROUTING_FIELDS,
     Kind,
     NumberRecord,
     twilio_number,
@@ -81,8 +82,10 @@ def selected_accounts(
 def _load_entry(ctx: Context, account: Account) -> CacheEntry:
     if not ctx.refresh:
         entry = ctx.cache.load(account.sid)
-        if entry is not None:
+        if entry is not None and _sane(entry):
             return entry
+        if entry is not None:
+            log.warning("cache for %s was unreadable and will be rebuilt", account.sid)
     numbers = ctx.gateway.list_numbers(account)
     caller_ids = ctx.gateway.list_caller_ids(account)
     old = ctx.cache.load(account.sid, allow_stale=True)
@@ -96,6 +99,31 @@ def _load_entry(ctx: Context, account: Account) -> CacheEntry:
     )
     ctx.cache.save(entry)
     return entry
+
+
+def _sane(entry: CacheEntry) -> bool:
+    """Whether every cached record has the types the tool reads.
+
+    The cache checks only the file's shape, to keep loading 10,000 records one
+    ``json.loads``; a record edited by hand or by another version must not
+    crash every command until the cache expires.
+    """
+    for raw in entry.numbers:
+        if not isinstance(raw.get("sid"), str) or not isinstance(
+            raw.get("phone_number"), str
+        ):
+            return False
+        if not isinstance(raw.get("capabilities") or {}, dict):
+            return False
+        if any(
+            not isinstance(raw.get(name) or "", str)
+            for name in (*ROUTING_FIELDS, "friendly_name")
+        ):
+            return False
+    return all(
+        isinstance(raw.get("sid"), str) and isinstance(raw.get("phone_number"), str)
+        for raw in entry.caller_ids
+    )
 
 
 def records_of(ctx: Context, entry: CacheEntry, account: Account) -> list[NumberRecord]:

@@ -77,7 +77,11 @@ def free_numbers(
 def candidate_to_buy(
     ctx: Context, account: Account, old: NumberRecord
 ) -> tuple[dict[str, Any], str | None]:
-    """The number for sale nearest the old one: same country and type."""
+    """The number for sale nearest the old one: same country and type.
+
+    The same area code when Twilio has one for sale; otherwise the nearest
+    outside it, which the caller buys only with the user's consent.
+    """
     region = describe(old.phone_number).region
     if region not in SUPPORTED_COUNTRIES:
         raise Refused(f"the tool cannot buy numbers in {region or 'that country'}")
@@ -99,8 +103,14 @@ def candidate_to_buy(
     return best, area_note(old, str(best["phone_number"]))
 
 
-def area_note(old: NumberRecord, new: str) -> str | None:
+def outside_area(old: NumberRecord, new: str) -> str | None:
+    """The old number's area code when ``new`` is not in it, else None."""
     area = describe(old.phone_number).area_code
     if area and describe(new).area_code != area:
-        return f"not in area code {area}: the nearest found"
+        return area
     return None
+
+
+def area_note(old: NumberRecord, new: str) -> str | None:
+    area = outside_area(old, new)
+    return f"not in area code {area}: the nearest found" if area else None

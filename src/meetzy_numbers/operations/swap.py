@@ -51,12 +51,26 @@ class SwapPlan:
     papers: provision.Paperwork = field(default_factory=provision.Paperwork)
     resume: JournalEntry | None = None  # the "started" line of an unfinished swap
     note: str | None = None
+    any_area: bool = False  # the user accepts buying outside the old area code
 
     @property
     def new_number(self) -> str | None:
         if self.new is not None:
             return self.new.phone_number
         return str(self.buy["phone_number"]) if self.buy else None
+
+    @property
+    def outside_area(self) -> str | None:
+        """The old area code, when the number to buy is outside it."""
+        if self.buy is None:
+            return None
+        return replacements.outside_area(self.old, str(self.buy["phone_number"]))
+
+    @property
+    def needs_area_consent(self) -> bool:
+        """Buying outside the area code breaks the promise of a familiar
+        number, so it takes the user's explicit yes (or ``--any-area``)."""
+        return self.outside_area is not None and not self.any_area
 
 
 @dataclass
@@ -83,8 +97,13 @@ def plan_swap(
     undo: bool = False,
     papers: provision.Paperwork | None = None,
     taken: set[str] | None = None,
+    any_area: bool = False,
 ) -> SwapPlan:
-    """Check the old number and choose its replacement; nothing changes."""
+    """Check the old number and choose its replacement; nothing changes.
+
+    ``any_area`` accepts buying the nearest number outside the old area code
+    when none is for sale in it; without it such a plan needs consent.
+    """
     if record.kind is not Kind.TWILIO:
         raise Refused(
             f"{record.phone_number} is a caller ID, not a Twilio number; "
@@ -102,7 +121,7 @@ def plan_swap(
 
     agent = _agent_of(old, force=force)
     provision.agent_routing(ctx, agent, known_only=False)
-    plan = SwapPlan(old, account, agent)
+    plan = SwapPlan(old, account, agent, any_area=any_area)
     plan.papers = papers or provision.Paperwork(
         bundle_sid=old.raw.get("bundle_sid") or None,
         address_sid=old.raw.get("address_sid") or None,
@@ -116,7 +135,18 @@ def plan_swap(
         plan.note = "no free number in the account"
         return plan
     plan.buy, plan.note = replacements.candidate_to_buy(ctx, account, old)
+    if plan.needs_area_consent:
+        plan.note = f"{plan.note}; buying it needs --any-area"
     return plan
+
+
+def area_refusal(plan: SwapPlan) -> Refused:
+    """Why a plan that buys outside the old area code does not go ahead."""
+    return Refused(
+        f"no number for sale in area code {plan.outside_area} to replace "
+        f"{plan.old.phone_number}; pass --any-area to buy the nearest, "
+        f"{plan.new_number}"
+    )
 
 
 def _agent_of(old: NumberRecord, *, force: bool) -> str:
@@ -278,6 +308,8 @@ def execute(ctx: Context, plan: SwapPlan, *, undo: bool = False) -> SwapResult:
 def _obtain(ctx: Context, plan: SwapPlan, run: str) -> NumberRecord:
     """The replacement: bought now, or the free number, checked still free."""
     if plan.buy is not None:
+        if plan.needs_area_consent:
+            raise area_refusal(plan)
         record, _ = provision.buy_one(
             ctx, plan.account, str(plan.buy["phone_number"]), plan.papers, run=run
         )

@@ -1,18 +1,12 @@
-"""The command line: one module per group of commands, over one typer app."""
+"""The command line: one module per group of commands, loaded when needed.
+
+The root app and its global options live in `cli/app.py`; each command
+module defines its own `commands` and is imported only when one of them runs
+(see LAZY_COMMANDS there).
+"""
 
 from __future__ import annotations
 
-from meetzy_numbers.cli import (  # noqa: F401 - registers the commands
-    admin,
-    callerid,
-    changes,
-    doctor,
-    health,
-    history,
-    numbers,
-    provision,
-    swap,
-)
 from meetzy_numbers.cli.app import app
 
 

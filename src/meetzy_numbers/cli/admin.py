@@ -7,33 +7,26 @@ from typing import Annotated, Any
 
 import typer
 
-from meetzy_numbers.cli.app import Format, MeetzyGroup, app, run_of
+from meetzy_numbers.cli.app import Format, command_app, group_app, run_of
 from meetzy_numbers.cli.options import OutputOption
 from meetzy_numbers.errors import CredentialsError, ExitCode, MeetzyError, UsageError
 from meetzy_numbers.model.accounts import Account
 from meetzy_numbers.store.config import config_to_dict
 from meetzy_numbers.store.credentials import make_credential
 
-creds_app = typer.Typer(
-    cls=MeetzyGroup,
-    help="Credentials per account, in the OS keyring.",
-    no_args_is_help=True,
-)
-config_app = typer.Typer(cls=MeetzyGroup, help="The config file.", no_args_is_help=True)
-agents_app = typer.Typer(
-    cls=MeetzyGroup, help="The registry of agents.", no_args_is_help=True
-)
-cache_app = typer.Typer(
-    cls=MeetzyGroup, help="The local cache of Twilio's records.", no_args_is_help=True
-)
-sandbox_app = typer.Typer(
-    cls=MeetzyGroup, help="The built-in Twilio simulation.", no_args_is_help=True
-)
-app.add_typer(creds_app, name="creds")
-app.add_typer(config_app, name="config")
-app.add_typer(agents_app, name="agents")
-app.add_typer(cache_app, name="cache")
-app.add_typer(sandbox_app, name="sandbox")
+# Registered lazily by the root command: see LAZY_COMMANDS in cli/app.py.
+commands = command_app()
+
+creds_app = group_app("Credentials per account, in the OS keyring.")
+config_app = group_app("The config file.")
+agents_app = group_app("The registry of agents.")
+cache_app = group_app("The local cache of Twilio's records.")
+sandbox_app = group_app("The built-in Twilio simulation.")
+commands.add_typer(creds_app, name="creds")
+commands.add_typer(config_app, name="config")
+commands.add_typer(agents_app, name="agents")
+commands.add_typer(cache_app, name="cache")
+commands.add_typer(sandbox_app, name="sandbox")
 
 
 # creds

@@ -40,7 +40,92 @@ class Run:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+# The root's commands, each with the module that defines it and its one-line
+# help. Listing them here lets `--help` and every command import only the
+# module they need: importing all of them costs more than Python's start-up.
+LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "list": ("numbers", "Numbers and caller IDs with their assignment state."),
+    "show": (
+        "numbers",
+        "One number in full: routing, state and why, agent, health, account.",
+    ),
+    "subaccounts": (
+        "numbers",
+        "Accounts with their credential badge and counts by state.",
+    ),
+    "assign": ("changes", "Route unassigned numbers to an agent and label them."),
+    "disconnect": (
+        "changes",
+        "Unlink numbers from their agent without replacing them.",
+    ),
+    "reset": (
+        "changes",
+        "Clear every routing field and the return mark; numbers stay in the account.",
+    ),
+    "return": ("changes", "Release numbers to Twilio."),
+    "swap": (
+        "swap",
+        "Move an agent to a new number, then unlink the old one and mark it for "
+        "return.",
+    ),
+    "health": (
+        "health",
+        "Phone health from outbound calls: answer rate and short-call share.",
+    ),
+    "pick": (
+        "health",
+        "The number an agent should call from: best health, then country, area code.",
+    ),
+    "request": ("provision", "Search Twilio's numbers for sale and buy some."),
+    "callerid": (
+        "callerid",
+        "Caller IDs: numbers you own, verified for outbound calls.",
+    ),
+    "history": (
+        "history",
+        "The changes the tool made, newest first, with what each changed.",
+    ),
+    "undo": (
+        "history",
+        "Restore the routing an assign, disconnect, reset or swap changed.",
+    ),
+    "creds": ("admin", "Credentials per account, in the OS keyring."),
+    "config": ("admin", "The config file."),
+    "agents": ("admin", "The registry of agents."),
+    "cache": ("admin", "The local cache of Twilio's records."),
+    "doctor": ("doctor", "Check config, keyring, credentials and that Twilio answers."),
+    "sandbox": ("admin", "The built-in Twilio simulation."),
+}
+
+
 class MeetzyGroup(TyperGroup):
+    def list_commands(self, ctx: Any) -> list[str]:
+        if ctx.parent is not None:
+            return list(super().list_commands(ctx))
+        return list(LAZY_COMMANDS)
+
+    def get_command(self, ctx: Any, name: str) -> Any:
+        found = super().get_command(ctx, name)
+        if found is not None or ctx.parent is not None or name not in LAZY_COMMANDS:
+            return found
+        import importlib
+
+        module = importlib.import_module(f"meetzy_numbers.cli.{LAZY_COMMANDS[name][0]}")
+        built = typer.main.get_command(module.commands)
+        command = built.commands.get(name) if hasattr(built, "commands") else built
+        if command is not None:
+            self.commands[name] = command
+        return command
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        """The command list from LAZY_COMMANDS, without importing a module."""
+        if ctx.parent is not None:
+            super().format_commands(ctx, formatter)
+            return
+        rows = [(name, summary) for name, (_, summary) in LAZY_COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
@@ -93,6 +178,22 @@ app = typer.Typer(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def command_app() -> typer.Typer:
+    """A module's own set of commands, registered lazily on the root."""
+    return typer.Typer(rich_markup_mode=None, pretty_exceptions_enable=False)
+
+
+def group_app(help_text: str) -> typer.Typer:
+    """A group of subcommands, such as `creds`."""
+    return typer.Typer(
+        cls=MeetzyGroup,
+        help=help_text,
+        no_args_is_help=True,
+        rich_markup_mode=None,
+        pretty_exceptions_enable=False,
+    )
 
 
 def _version(value: bool) -> None:

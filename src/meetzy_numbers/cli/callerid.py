@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from meetzy_numbers.cli.app import Format, MeetzyGroup, app, confirm, run_of
+from meetzy_numbers.cli.app import Format, command_app, confirm, group_app, run_of
 from meetzy_numbers.cli.options import (
     AccountOption,
     AllOption,
@@ -19,12 +19,11 @@ from meetzy_numbers.operations import callerid as operations
 from meetzy_numbers.operations import inventory, validations
 from meetzy_numbers.render import NUMBER_COLUMNS, number_row, number_styles
 
-callerid_app = typer.Typer(
-    cls=MeetzyGroup,
-    help="Caller IDs: numbers you own, verified for outbound calls.",
-    no_args_is_help=True,
-)
-app.add_typer(callerid_app, name="callerid")
+# Registered lazily by the root command: see LAZY_COMMANDS in cli/app.py.
+commands = command_app()
+
+callerid_app = group_app("Caller IDs: numbers you own, verified for outbound calls.")
+commands.add_typer(callerid_app, name="callerid")
 
 NumberArgument = Annotated[
     str, typer.Argument(help="The number in any writing, with its country code.")

@@ -8,7 +8,14 @@ from typing import Annotated, Any
 
 import typer
 
-from meetzy_numbers.cli.app import Format, Run, app, confirm, confirm_typed, run_of
+from meetzy_numbers.cli.app import (
+    Format,
+    Run,
+    command_app,
+    confirm,
+    confirm_typed,
+    run_of,
+)
 from meetzy_numbers.cli.options import (
     AccountOption,
     AllOption,
@@ -22,6 +29,9 @@ from meetzy_numbers.model.numbers import NumberRecord, State
 from meetzy_numbers.operations import changes
 from meetzy_numbers.operations.changes import ChangeResult, Outcome, Planner
 from meetzy_numbers.operations.select import Selection, Selector, parse_age, select
+
+# Registered lazily by the root command: see LAZY_COMMANDS in cli/app.py.
+commands = command_app()
 
 NumbersArgument = Annotated[
     list[str] | None,
@@ -48,7 +58,7 @@ AgentSelectOption = Annotated[
 ]
 
 
-@app.command()
+@commands.command()
 def assign(
     ctx: typer.Context,
     targets: Annotated[
@@ -72,7 +82,7 @@ def assign(
     _execute(run, "assign", selection, planner, dry_run=dry_run, suffix=f" to {agent}")
 
 
-@app.command()
+@commands.command()
 def disconnect(
     ctx: typer.Context,
     numbers: NumbersArgument = None,
@@ -96,7 +106,7 @@ def disconnect(
     _execute(run, "disconnect", selection, planner, dry_run=dry_run, yes=yes)
 
 
-@app.command()
+@commands.command()
 def reset(
     ctx: typer.Context,
     numbers: NumbersArgument = None,
@@ -128,7 +138,7 @@ def reset(
     _execute(run, "reset", selection, changes.plan_reset(), dry_run=dry_run, yes=yes)
 
 
-@app.command("return")
+@commands.command("return")
 def return_numbers(
     ctx: typer.Context,
     numbers: NumbersArgument = None,

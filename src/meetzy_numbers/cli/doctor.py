@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import typer
 
-from meetzy_numbers.cli.app import Format, app, run_of
+from meetzy_numbers.cli.app import Format, command_app, run_of
 from meetzy_numbers.cli.options import OutputOption
 from meetzy_numbers.operations.doctor import run_checks
 
+# Registered lazily by the root command: see LAZY_COMMANDS in cli/app.py.
+commands = command_app()
 
-@app.command()
+
+@commands.command()
 def doctor(ctx: typer.Context, output: OutputOption = Format.table) -> None:
     """Check config, keyring, credentials and that Twilio answers.
 

@@ -8,13 +8,16 @@ from typing import Annotated, Any
 
 import typer
 
-from meetzy_numbers.cli.app import Format, app, run_of
+from meetzy_numbers.cli.app import Format, command_app, run_of
 from meetzy_numbers.cli.options import AccountOption, AllOption, OutputOption
 from meetzy_numbers.errors import ExitCode
 from meetzy_numbers.model.health import HealthStatus
 from meetzy_numbers.model.numbers import NumberRecord
 from meetzy_numbers.operations import health as operations
 from meetzy_numbers.render import HEALTH_STYLES
+
+# Registered lazily by the root command: see LAZY_COMMANDS in cli/app.py.
+commands = command_app()
 
 HEALTH_COLUMNS: list[tuple[str, str]] = [
     ("phone_number", "number"),
@@ -34,7 +37,7 @@ PICK_COLUMNS: list[tuple[str, str]] = [
 ]
 
 
-@app.command()
+@commands.command()
 def health(
     ctx: typer.Context,
     numbers: Annotated[
@@ -133,7 +136,7 @@ def _styles() -> dict[str, str]:
     return {f"health:{word}": style for word, style in HEALTH_STYLES.items()}
 
 
-@app.command()
+@commands.command()
 def pick(
     ctx: typer.Context,
     agent: Annotated[

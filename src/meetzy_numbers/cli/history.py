@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from meetzy_numbers.cli.app import Format, Run, app, confirm, run_of
+from meetzy_numbers.cli.app import Format, Run, command_app, confirm, run_of
 from meetzy_numbers.cli.changes import exit_code_for
 from meetzy_numbers.cli.options import ForceOption, OutputOption, YesOption
 from meetzy_numbers.operations.changes import Outcome
@@ -19,6 +19,9 @@ from meetzy_numbers.operations.history import (
     prepare_undo,
     undo,
 )
+
+# Registered lazily by the root command: see LAZY_COMMANDS in cli/app.py.
+commands = command_app()
 
 HISTORY_COLUMNS: list[tuple[str, str]] = [
     ("id", "id"),
@@ -37,7 +40,7 @@ OUTCOME_STYLES = {
 }
 
 
-@app.command("history")
+@commands.command("history")
 def show_history(
     ctx: typer.Context,
     number: Annotated[
@@ -136,7 +139,7 @@ def _short(values: dict[str, Any] | None, name: str, webhook_base: str) -> str:
     return text
 
 
-@app.command("undo")
+@commands.command("undo")
 def undo_change(
     ctx: typer.Context,
     change_id: Annotated[

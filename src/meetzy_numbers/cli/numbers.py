@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from meetzy_numbers.cli.app import Format, app, run_of
+from meetzy_numbers.cli.app import Format, command_app, run_of
 from meetzy_numbers.cli.options import (
     AccountOption,
     AllOption,
@@ -27,8 +27,11 @@ from meetzy_numbers.render import (
     with_health_column,
 )
 
+# Registered lazily by the root command: see LAZY_COMMANDS in cli/app.py.
+commands = command_app()
 
-@app.command("list")
+
+@commands.command("list")
 def list_numbers(
     ctx: typer.Context,
     account: AccountOption = None,
@@ -100,7 +103,7 @@ def _region(e164: str) -> str | None:
     return "US" if region == "CA" else region
 
 
-@app.command()
+@commands.command()
 def show(
     ctx: typer.Context,
     number: Annotated[str, typer.Argument(help="A number in any writing, or PN….")],
@@ -152,7 +155,7 @@ def _show_styles(row: dict[str, Any]) -> dict[str, str]:
     }
 
 
-@app.command()
+@commands.command()
 def subaccounts(
     ctx: typer.Context,
     refresh: RefreshOption = False,

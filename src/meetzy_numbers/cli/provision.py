@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from meetzy_numbers.cli.app import Format, Run, app, confirm, run_of
+from meetzy_numbers.cli.app import Format, Run, command_app, confirm, run_of
 from meetzy_numbers.cli.options import (
     AccountOption,
     OutputOption,
@@ -17,6 +17,9 @@ from meetzy_numbers.errors import ExitCode, NotFound
 from meetzy_numbers.model.phone import describe, normalise_country
 from meetzy_numbers.operations import inventory, provision
 from meetzy_numbers.operations.changes import new_run_id
+
+# Registered lazily by the root command: see LAZY_COMMANDS in cli/app.py.
+commands = command_app()
 
 
 class NumberType(str, Enum):
@@ -35,7 +38,7 @@ AddressOption = Annotated[
 ]
 
 
-@app.command()
+@commands.command()
 def request(
     ctx: typer.Context,
     country: Annotated[

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from meetzy_numbers.cli.app import Format, Run, abort, app, confirm, run_of
+from meetzy_numbers.cli.app import Format, Run, abort, command_app, confirm, run_of
 from meetzy_numbers.cli.options import (
     AccountOption,
     DryRunOption,
@@ -20,6 +20,9 @@ from meetzy_numbers.errors import ExitCode, MeetzyError, NotFound, UsageError
 from meetzy_numbers.model.numbers import NumberRecord
 from meetzy_numbers.operations import inventory, provision, replacements, swap
 from meetzy_numbers.operations.swap import SwapPlan, SwapResult
+
+# Registered lazily by the root command: see LAZY_COMMANDS in cli/app.py.
+commands = command_app()
 
 
 class HealthChoice(str, Enum):
@@ -39,7 +42,7 @@ AnyAreaOption = Annotated[
 ]
 
 
-@app.command("swap")
+@commands.command("swap")
 def swap_number(
     ctx: typer.Context,
     number: Annotated[

@@ -213,13 +213,26 @@ def _cell(value: Any) -> str:
 
 
 def write_csv(stream: TextIO, rows: Sequence[dict[str, Any]]) -> None:
+    """Flat columns only: a key whose value is nested in any row is left out."""
     if not rows:
         return
-    keys = [k for k, v in rows[0].items() if not isinstance(v, dict | list)]
-    writer = csv.DictWriter(stream, fieldnames=keys, extrasaction="ignore")
-    writer.writeheader()
+    nested = {
+        key
+        for row in rows
+        for key, value in row.items()
+        if isinstance(value, dict | list)
+    }
+    keys = [key for key in rows[0] if key not in nested]
+    writer = csv.writer(stream, lineterminator="\r\n")
+    writer.writerow(keys)
+    cell = _cell
     for row in rows:
-        writer.writerow({key: _cell(row.get(key)) for key in keys})
+        writer.writerow(
+            [
+                value if type(value) is str else cell(value)
+                for value in map(row.get, keys)
+            ]
+        )
 
 
 def write_plain_table(

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
@@ -26,12 +27,29 @@ from meetzy_numbers.gateway.errors import (
 )
 from meetzy_numbers.gateway.http import GatewayHttpClient
 from meetzy_numbers.model.accounts import Account
+from meetzy_numbers.model.numbers import ROUTING_FIELDS
 from meetzy_numbers.store.credentials import Credential, CredentialStore
 
 if TYPE_CHECKING:
     from twilio.rest import Client
 
 PAGE_SIZE = 1000
+API_ROOT = "https://api.twilio.com"
+
+
+class _Lazy:
+    """An object made on first attribute access."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make = make
+        self._made: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._made is None:
+            self._made = self._make()
+        return getattr(self._made, name)
+
+
 # Twilio answers a search with about 30 numbers and no next page.
 SEARCH_SIZE = 30
 # Search types the tool buys, and the twilio-python list behind each.
@@ -47,19 +65,7 @@ NUMBER_FIELDS: tuple[str, ...] = (
     "phone_number",
     "friendly_name",
     "capabilities",
-    "voice_url",
-    "voice_method",
-    "voice_fallback_url",
-    "voice_fallback_method",
-    "voice_application_sid",
-    "trunk_sid",
-    "status_callback",
-    "status_callback_method",
-    "sms_url",
-    "sms_method",
-    "sms_fallback_url",
-    "sms_fallback_method",
-    "sms_application_sid",
+    *ROUTING_FIELDS,
     "voice_caller_id_lookup",
     "voice_receive_mode",
     "address_requirements",
@@ -265,6 +271,21 @@ class Gateway:
                 self._clients[key] = client
             return client
 
+    @contextmanager
+    def _calling(
+        self, account: Account, *, manage: bool, action: str, what: str | None = None
+    ) -> Iterator[tuple[Any, Credential]]:
+        """The account's API with the right credentials; errors come out mapped."""
+        credential = self.credential(account, manage=manage)
+        client = self.client(credential)
+        # Built on first use: listings walk raw pages and never need it, and
+        # twilio-python's resource modules cost start-up time.
+        api = _Lazy(lambda: client.api.v2010.accounts(account.sid))
+        with mapped_errors(
+            self.http, action=action, account=account, what=what, credential=credential
+        ):
+            yield api, credential
+
     def _account_api(self, account: Account, *, manage: bool) -> tuple[Any, Credential]:
         credential = self.credential(account, manage=manage)
         return self.client(credential).api.v2010.accounts(account.sid), credential
@@ -296,23 +317,25 @@ class Gateway:
         """The main account first, then its open subaccounts by name."""
         main = Account(self.main_sid, "main account", is_main=True)
         credential = self.credential(main, manage=False)
-        with mapped_errors(self.http, action="list the accounts of", account=main):
-            records = self.client(credential).api.v2010.accounts.list(
-                page_size=PAGE_SIZE
-            )
         found: list[Account] = []
-        for record in records:
-            status = str(getattr(record.status, "value", record.status) or "active")
-            if status == "closed":
-                continue
-            found.append(
-                Account(
-                    sid=str(record.sid),
-                    name=str(record.friendly_name or ""),
-                    status=status,
-                    is_main=record.sid == self.main_sid,
+        with mapped_errors(
+            self.http,
+            action="list the accounts of",
+            account=main,
+            credential=credential,
+        ):
+            for record in self._walk(credential, "Accounts.json", "accounts"):
+                status = str(record.get("status") or "active")
+                if status == "closed":
+                    continue
+                found.append(
+                    Account(
+                        sid=str(record["sid"]),
+                        name=str(record.get("friendly_name") or ""),
+                        status=status,
+                        is_main=record["sid"] == self.main_sid,
+                    )
                 )
-            )
         if not any(account.is_main for account in found):
             found.append(main)
         found.sort(key=lambda account: (not account.is_main, account.name.lower()))
@@ -321,28 +344,23 @@ class Gateway:
     # IncomingPhoneNumbers
 
     def list_numbers(self, account: Account) -> list[dict[str, Any]]:
-        _, credential = self._account_api(account, manage=False)
-        with mapped_errors(
-            self.http,
-            action="list the numbers of",
-            account=account,
-            credential=credential,
+        with self._calling(account, manage=False, action="list the numbers of") as (
+            _,
+            credential,
         ):
             return [
                 from_wire(raw, NUMBER_FIELDS)
                 for raw in self._walk(
-                    account,
                     credential,
-                    "IncomingPhoneNumbers",
+                    f"Accounts/{account.sid}/IncomingPhoneNumbers.json",
                     "incoming_phone_numbers",
                 )
             ]
 
     def _walk(
         self,
-        account: Account,
         credential: Credential,
-        resource: str,
+        path: str,
         key: str,
         params: dict[str, str] | None = None,
     ) -> Iterator[dict[str, Any]]:
@@ -350,15 +368,13 @@ class Gateway:
 
         The same requests twilio-python's ``stream()`` makes, minus building
         an object per record only to take it apart again: on 10,000 numbers
-        or 50,000 calls that was most of the CPU a listing cost.
+        or 50,000 calls that was most of the CPU a listing cost. The client
+        still applies region and edge to the host.
         """
         from twilio.base.exceptions import TwilioRestException
 
         client = self.client(credential)
-        version = client.api.v2010
-        url: str | None = version.absolute_url(
-            f"Accounts/{account.sid}/{resource}.json"
-        )
+        url: str | None = f"{API_ROOT}/2010-04-01/{path}"
         query: dict[str, object] | None = {**(params or {}), "PageSize": PAGE_SIZE}
         while url:
             response = client.request("GET", url, params=query)
@@ -368,31 +384,21 @@ class Gateway:
             payload = json.loads(response.text)
             yield from payload.get(key) or []
             next_uri = payload.get("next_page_uri")
-            url = version.domain.absolute_url(next_uri) if next_uri else None
+            url = f"{API_ROOT}{next_uri}" if next_uri else None
             query = None  # the next page's URI carries the query
 
     def fetch_number(
         self, account: Account, sid: str, *, manage: bool = False
     ) -> dict[str, Any]:
-        api, credential = self._account_api(account, manage=manage)
-        with mapped_errors(
-            self.http,
-            action="fetch",
-            account=account,
-            what=f"number {sid}",
-            credential=credential,
-        ):
+        with self._calling(
+            account, manage=manage, action="fetch", what=f"number {sid}"
+        ) as (api, _credential):
             return as_dict(api.incoming_phone_numbers(sid).fetch(), NUMBER_FIELDS)
 
     def find_number(self, account: Account, e164: str) -> dict[str, Any] | None:
-        api, credential = self._account_api(account, manage=False)
-        with mapped_errors(
-            self.http,
-            action="look up",
-            account=account,
-            what=f"number {e164}",
-            credential=credential,
-        ):
+        with self._calling(
+            account, manage=False, action="look up", what=f"number {e164}"
+        ) as (api, _credential):
             records = api.incoming_phone_numbers.list(
                 phone_number=e164, page_size=PAGE_SIZE
             )
@@ -402,26 +408,16 @@ class Gateway:
     def update_number(
         self, account: Account, sid: str, changes: dict[str, str]
     ) -> dict[str, Any]:
-        api, credential = self._account_api(account, manage=True)
-        with mapped_errors(
-            self.http,
-            action="update",
-            account=account,
-            what=f"number {sid}",
-            credential=credential,
-        ):
+        with self._calling(
+            account, manage=True, action="update", what=f"number {sid}"
+        ) as (api, _credential):
             updated = api.incoming_phone_numbers(sid).update(**changes)
         return as_dict(updated, NUMBER_FIELDS)
 
     def release_number(self, account: Account, sid: str) -> None:
-        api, credential = self._account_api(account, manage=True)
-        with mapped_errors(
-            self.http,
-            action="release",
-            account=account,
-            what=f"number {sid}",
-            credential=credential,
-        ):
+        with self._calling(
+            account, manage=True, action="release", what=f"number {sid}"
+        ) as (api, _credential):
             api.incoming_phone_numbers(sid).delete()
 
     # Buying
@@ -498,17 +494,16 @@ class Gateway:
     # OutgoingCallerIds
 
     def list_caller_ids(self, account: Account) -> list[dict[str, Any]]:
-        _, credential = self._account_api(account, manage=False)
-        with mapped_errors(
-            self.http,
-            action="list the caller IDs of",
-            account=account,
-            credential=credential,
+        with self._calling(account, manage=False, action="list the caller IDs of") as (
+            _,
+            credential,
         ):
             return [
                 from_wire(raw, CALLER_ID_FIELDS)
                 for raw in self._walk(
-                    account, credential, "OutgoingCallerIds", "outgoing_caller_ids"
+                    credential,
+                    f"Accounts/{account.sid}/OutgoingCallerIds.json",
+                    "outgoing_caller_ids",
                 )
             ]
 
@@ -558,38 +553,23 @@ class Gateway:
         self, account: Account, sid: str, *, friendly_name: str
     ) -> dict[str, Any]:
         """Rename a caller ID: its friendly name is its only editable field."""
-        api, credential = self._account_api(account, manage=True)
-        with mapped_errors(
-            self.http,
-            action="update",
-            account=account,
-            what=f"caller ID {sid}",
-            credential=credential,
-        ):
+        with self._calling(
+            account, manage=True, action="update", what=f"caller ID {sid}"
+        ) as (api, _credential):
             updated = api.outgoing_caller_ids(sid).update(friendly_name=friendly_name)
         return as_dict(updated, CALLER_ID_FIELDS)
 
     def delete_caller_id(self, account: Account, sid: str) -> None:
-        api, credential = self._account_api(account, manage=True)
-        with mapped_errors(
-            self.http,
-            action="remove",
-            account=account,
-            what=f"caller ID {sid}",
-            credential=credential,
-        ):
+        with self._calling(
+            account, manage=True, action="remove", what=f"caller ID {sid}"
+        ) as (api, _credential):
             api.outgoing_caller_ids(sid).delete()
 
     def fetch_call(self, account: Account, call_sid: str) -> dict[str, Any]:
         """One call, for the outcome of a validation call."""
-        api, credential = self._account_api(account, manage=False)
-        with mapped_errors(
-            self.http,
-            action="fetch",
-            account=account,
-            what=f"call {call_sid}",
-            credential=credential,
-        ):
+        with self._calling(
+            account, manage=False, action="fetch", what=f"call {call_sid}"
+        ) as (api, _credential):
             call = api.calls(call_sid).fetch()
         # twilio-python keeps the caller in `_from`, `from` being a keyword.
         return {**as_dict(call, VALIDATION_CALL_FIELDS), "from": call._from}
@@ -611,7 +591,7 @@ class Gateway:
         window ends the walk: a server that ignores ``StartTime>`` (a mock,
         a proxy) costs one page, not the account's whole history.
         """
-        _, credential = self._account_api(account, manage=False)
+        credential = self.credential(account, manage=False)
         moment = start_after.astimezone(UTC) if start_after.tzinfo else start_after
         params = {"StartTime>": moment.strftime("%Y-%m-%dT%H:%M:%SZ")}
         if from_number is not None:
@@ -623,7 +603,9 @@ class Gateway:
             credential=credential,
         ):
             calls: list[dict[str, Any]] = []
-            for raw in self._walk(account, credential, "Calls", "calls", params):
+            for raw in self._walk(
+                credential, f"Accounts/{account.sid}/Calls.json", "calls", params
+            ):
                 call = from_wire(raw, CALL_FIELDS)
                 started = call.get("start_time")
                 if started and _before(datetime.fromisoformat(started), start_after):

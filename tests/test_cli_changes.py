@@ -138,7 +138,7 @@ def test_reset_without_a_terminal_changes_nothing(sandbox: Invoke) -> None:
 
     assert result.exit_code == 2
     assert result.stderr.startswith(
-        "error: Reset +14155550120 in Meetzy? needs confirmation"
+        "error: Reset +14155550120 in Meetzy: needs confirmation"
     )
     assert live(sandbox, "+14155550120") == before
 
@@ -178,7 +178,7 @@ def test_reset_dry_run_changes_nothing(sandbox: Invoke) -> None:
         "voice_url: https://voice.meetzy.example/agents/billing-us/voice -> -"
         in result.stdout
     )
-    assert "dry run: 1 numbers, nothing changed" in result.stderr
+    assert "dry run: 1 number, nothing changed" in result.stderr
     assert live(sandbox, "+14155550101")["state"] == "assigned"
 
 

@@ -263,6 +263,16 @@ def main_options(
     _configure_logging(verbose, quiet)
 
 
+class _LowerLevel(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        if record.levelno >= logging.WARNING and "%(levelname)s" not in (
+            self._fmt or ""
+        ):
+            return f"{record.levelname.lower()}: {text}"
+        return text
+
+
 def _configure_logging(verbose: int, quiet: bool) -> None:
     level = logging.WARNING
     if verbose == 1:
@@ -272,7 +282,10 @@ def _configure_logging(verbose: int, quiet: bool) -> None:
     elif quiet:
         level = logging.ERROR
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    # Plain "warning: …" lines like the tool's own; logger names only when
+    # someone asked for the detail.
+    shape = "%(levelname)s %(name)s: %(message)s" if verbose else "%(message)s"
+    handler.setFormatter(_LowerLevel(shape))
     root = logging.getLogger("meetzy_numbers")
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -294,7 +307,8 @@ def confirm(run: Run, question: str, *, yes: bool) -> None:
         return
     if not sys.stdin.isatty():
         raise ConfirmationNeeded(
-            f"{question} needs confirmation, and there is no terminal to ask on",
+            f"{question.rstrip('?')}: needs confirmation, and there is no "
+            "terminal to ask on",
             hint="pass --yes to go ahead without asking",
         )
     if not typer.confirm(question, default=False, err=True):
@@ -307,7 +321,8 @@ def confirm_typed(run: Run, question: str, expected: str, *, yes: bool) -> None:
         return
     if not sys.stdin.isatty():
         raise ConfirmationNeeded(
-            f"{question} needs confirmation, and there is no terminal to ask on",
+            f"{question.rstrip('?')}: needs confirmation, and there is no "
+            "terminal to ask on",
             hint="pass --yes to go ahead without asking",
         )
     answer = typer.prompt(f"{question}\nType {expected} to confirm", err=True)

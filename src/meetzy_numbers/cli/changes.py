@@ -345,7 +345,8 @@ def _show_plan(run: Run, rows: list[dict[str, Any]]) -> None:
             ("note", "note"),
         ],
     )
-    run.output.message(f"dry run: {len(rows)} numbers, nothing changed")
+    count = f"{len(rows)} number{'' if len(rows) == 1 else 's'}"
+    run.output.message(f"dry run: {count}, nothing changed")
 
 
 def _result_row(result: ChangeResult) -> dict[str, Any]:

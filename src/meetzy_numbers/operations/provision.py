@@ -116,7 +116,8 @@ def paperwork(
     ):
         if value and not is_sid(value, prefix):
             raise UsageError(
-                f"{option} takes a {prefix}… SID (34 characters), not {value!r}"
+                f"{option} takes {'an' if prefix[0] in 'AEIOU' else 'a'} {prefix}… SID "
+                f"(34 characters), not {value!r}"
             )
     if agent is None:
         return Paperwork(bundle_sid, address_sid)

@@ -396,13 +396,17 @@ class Gateway:
             return as_dict(api.incoming_phone_numbers(sid).fetch(), NUMBER_FIELDS)
 
     def find_number(self, account: Account, e164: str) -> dict[str, Any] | None:
+        """The account's number with these digits, asked with Twilio's filter."""
         with self._calling(
             account, manage=False, action="look up", what=f"number {e164}"
-        ) as (api, _credential):
-            records = api.incoming_phone_numbers.list(
-                phone_number=e164, page_size=PAGE_SIZE
+        ) as (_, credential):
+            found = self._walk(
+                credential,
+                f"Accounts/{account.sid}/IncomingPhoneNumbers.json",
+                "incoming_phone_numbers",
+                {"PhoneNumber": e164},
             )
-        matches = [as_dict(record, NUMBER_FIELDS) for record in records]
+            matches = [from_wire(raw, NUMBER_FIELDS) for raw in found]
         return next((m for m in matches if m["phone_number"] == e164), None)
 
     def update_number(
@@ -493,7 +497,10 @@ class Gateway:
 
     # OutgoingCallerIds
 
-    def list_caller_ids(self, account: Account) -> list[dict[str, Any]]:
+    def list_caller_ids(
+        self, account: Account, *, phone_number: str | None = None
+    ) -> list[dict[str, Any]]:
+        params = {"PhoneNumber": phone_number} if phone_number else None
         with self._calling(account, manage=False, action="list the caller IDs of") as (
             _,
             credential,
@@ -504,7 +511,9 @@ class Gateway:
                     credential,
                     f"Accounts/{account.sid}/OutgoingCallerIds.json",
                     "outgoing_caller_ids",
+                    params,
                 )
+                if phone_number is None or raw.get("phone_number") == phone_number
             ]
 
     def request_validation(

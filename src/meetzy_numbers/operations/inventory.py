@@ -225,11 +225,7 @@ def _look_up(ctx: Context, kind: str, value: str, accounts: list[Account]) -> In
             if not found and kind == "number":
                 from meetzy_numbers.operations.callerid import caller_id_records
 
-                callers = [
-                    c
-                    for c in ctx.gateway.list_caller_ids(account)
-                    if c.get("phone_number") == value
-                ]
+                callers = ctx.gateway.list_caller_ids(account, phone_number=value)
                 found = caller_id_records(ctx, callers, account)
         except MeetzyError as error:
             return error

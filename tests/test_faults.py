@@ -126,7 +126,7 @@ def test_every_call_refused_exits_7_and_lists_what_was_not_done(
 
 
 def test_server_errors_are_retried(cli: Invoke, twilio: list[Twilio]) -> None:
-    server = start(twilio, 60, Faults(error_rate=0.1, retry_after=0, seed=7))
+    server = start(twilio, 60, Faults(error_rate=0.05, retry_after=0, seed=7))
     configure(cli)
     numbers = "\n".join(r["phone_number"] for r in server.numbers().values())
 

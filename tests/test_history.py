@@ -73,7 +73,8 @@ def test_history_shows_changes_newest_first(sandbox: Invoke) -> None:
     ]  # fmt: skip
     assert "released to Twilio" in table[2]
     assert "friendly_name: RETURN 2026-11-20 | meetzy:sales-es → " in table[3]
-    assert "voice_url: - → …/agents/billing-us/voice" in table[4]
+    voice = "https://voice.meetzy.example/agents/billing-us/voice"
+    assert f"voice_url: - → {voice}" in table[4]
 
 
 def test_history_filters_by_number_action_and_limit(sandbox: Invoke) -> None:

@@ -482,3 +482,29 @@ def test_a_health_dry_run_is_one_plan_with_the_refusals_in_it(
     assert rows["+525512300119"]["plan"] == "refused"
     assert "dry run: 1 swap planned, nothing changed" in result.stderr
     assert sandbox_state()["numbers"] == before
+
+
+def test_a_rerun_uses_the_number_a_killed_swap_bought(
+    sandbox: Invoke, isolated_home: Path
+) -> None:
+    bought = sandbox(
+        "request", "--country", "US", "--area-code", "415", "--yes", "-o", "json"
+    )
+    assert bought.exit_code == 0, bought.stderr
+    number = json.loads(bought.stdout)[0]["phone_number"]
+    # The run was killed after Twilio sold the number: only "started" is left.
+    journal = isolated_home / "sandbox" / "journal.jsonl"
+    lines = journal.read_text().splitlines()
+    kept = [line for line in lines if '"status":"done"' not in line.replace(" ", "")]
+    journal.write_text("\n".join(kept) + "\n")
+    before = json.loads(sandbox("list", "--refresh", "-o", "json").stdout)
+
+    result = sandbox("swap", "+14155550101", "--buy", "--yes", "-o", "json")
+
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["new"] == number
+    after = json.loads(sandbox("list", "--refresh", "-o", "json").stdout)
+    assert len(after) == len(before)  # nothing new was bought
+    history = json.loads(sandbox("history", "-o", "json").stdout)
+    buys = [e for e in history if e["action"] == "buy"]
+    assert [e["outcome"] for e in buys] == ["done"]

@@ -120,3 +120,71 @@ def test_a_broken_sandbox_state_points_at_sandbox_reset(
     assert "sandbox's state file cannot be used" in result.stderr
     assert "meetzy-numbers sandbox reset" in result.stderr
     assert "unexpected" not in result.stderr
+
+
+def test_without_a_webhook_base_state_selectors_refuse(sandbox: Invoke) -> None:
+    assert sandbox("config", "unset", "webhook_base").exit_code == 0
+
+    listed = sandbox("list")
+    result = sandbox("reset", "--state", "partial", "--yes")
+
+    assert listed.exit_code == 0
+    assert "no webhook_base is configured" in listed.stderr
+    assert result.exit_code == 2
+    assert "--state cannot tell assigned numbers from partial ones" in result.stderr
+
+
+def test_health_selector_without_cached_health_refuses(sandbox: Invoke) -> None:
+    result = sandbox("reset", "--health", "warning", "--dry-run")
+
+    assert result.exit_code == 2
+    assert "no phone health is cached" in result.stderr
+    assert "meetzy-numbers health -A" in result.stderr
+
+
+def test_an_api_url_that_is_not_a_url_is_a_usage_error(cli: Invoke) -> None:
+    result = cli("--api-url", "notaurl", "list")
+
+    assert result.exit_code == 2
+    assert "is not an http:// or https:// URL" in result.stderr
+
+
+def test_swap_by_health_with_nothing_to_swap_still_writes_json(
+    sandbox: Invoke,
+) -> None:
+    assert sandbox("health", "-A").exit_code == 0
+    result = sandbox(
+        "swap", "--health", "spam", "--agent", "billing-us", "--yes", "-o", "json"
+    )
+
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == []
+
+
+def test_a_sandbox_state_of_the_wrong_shape_points_at_sandbox_reset(
+    sandbox: Invoke, isolated_home: Path
+) -> None:
+    assert sandbox("list").exit_code == 0
+    state = isolated_home / "sandbox" / "twilio.json"
+    data = json.loads(state.read_text())
+    data["numbers"] = None
+    state.write_text(json.dumps(data))
+
+    result = sandbox("list", "--refresh")
+
+    assert result.exit_code == 1
+    assert "meetzy-numbers sandbox reset" in result.stderr
+    assert "unexpected" not in result.stderr
+
+
+def test_a_main_api_key_warns_that_subaccounts_are_hidden(sandbox: Invoke) -> None:
+    key_sid, secret, _ = next(k for k in SEED.api_keys if k[2] == MAIN)
+    stored = sandbox(
+        "creds", "set", MAIN, "--api-key", key_sid, "--stdin", input=secret + "\n"
+    )
+    assert stored.exit_code == 0, stored.stderr
+
+    result = sandbox("list", "-A", "--refresh")
+
+    assert result.exit_code == 0
+    assert "Twilio shows no subaccounts to API keys" in result.stderr

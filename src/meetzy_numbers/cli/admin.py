@@ -66,6 +66,10 @@ def creds_set(
     if not context.config.main_account and account.is_main:
         context.config_store.set("main_account", account.sid)
         run.output.message(f"{account.sid} is now the main account")
+    from meetzy_numbers.operations.inventory import forget_accounts
+
+    # Other credentials may see other subaccounts: list them afresh next time.
+    forget_accounts(context, context.config.main_account or account.sid)
 
 
 def _read_secret(from_stdin: bool, what: str) -> str:

@@ -244,6 +244,10 @@ def main_options(
 ) -> None:
     """Run the Twilio phone numbers of Meetzy voice agents."""
     use_sandbox = sandbox or os.environ.get(SANDBOX_ENV, "") not in ("", "0")
+    if api_url and not api_url.startswith(("http://", "https://")):
+        raise typer.BadParameter(
+            f"{api_url!r} is not an http:// or https:// URL", param_hint="--api-url"
+        )
     if use_sandbox and api_url:
         raise typer.BadParameter(
             "the sandbox runs in-process; use --sandbox or --api-url, not both",
@@ -311,7 +315,11 @@ def confirm(run: Run, question: str, *, yes: bool) -> None:
             "terminal to ask on",
             hint="pass --yes to go ahead without asking",
         )
-    if not typer.confirm(question, default=False, err=True):
+    try:
+        agreed = typer.confirm(question, default=False, err=True)
+    except typer.Abort:  # Ctrl-C or end of input at the prompt
+        raise KeyboardInterrupt from None
+    if not agreed:
         abort(run)
 
 
@@ -325,7 +333,10 @@ def confirm_typed(run: Run, question: str, expected: str, *, yes: bool) -> None:
             "terminal to ask on",
             hint="pass --yes to go ahead without asking",
         )
-    answer = typer.prompt(f"{question}\nType {expected} to confirm", err=True)
+    try:
+        answer = typer.prompt(f"{question}\nType {expected} to confirm", err=True)
+    except typer.Abort:  # Ctrl-C or end of input at the prompt
+        raise KeyboardInterrupt from None
     if answer.strip() != expected:
         abort(run)
 

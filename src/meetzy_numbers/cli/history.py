@@ -132,11 +132,7 @@ def _short(values: dict[str, Any] | None, name: str, webhook_base: str) -> str:
     value = (values or {}).get(name)
     if value in (None, ""):
         return "-"
-    text = str(value)
-    base = webhook_base.rstrip("/")
-    if base and text.startswith(base + "/"):
-        return "…" + text[len(base) :]
-    return text
+    return str(value)
 
 
 @commands.command("undo")

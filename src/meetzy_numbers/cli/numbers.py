@@ -64,6 +64,8 @@ def list_numbers(
 
     accounts = inventory.selected_accounts(run.context, account, all_accounts)
     found = inventory.load_inventory(run.context, accounts)
+    if found.failures and len(found.failures) == len(accounts):
+        raise next(iter(found.failures.values()))  # nothing to show: say why
     records = [
         r
         for r in found.records

@@ -169,12 +169,15 @@ def _outside_area_accepted(plan: SwapPlan, *, yes: bool) -> bool:
         return True
     if yes or not _at_terminal():
         raise swap.area_refusal(plan)
-    plan.any_area = typer.confirm(
-        f"No number for sale in area code {plan.outside_area}: buy "
-        f"{plan.new_number}, the nearest, to replace {plan.old.phone_number}?",
-        default=False,
-        err=True,
-    )
+    try:
+        plan.any_area = typer.confirm(
+            f"No number for sale in area code {plan.outside_area}: buy "
+            f"{plan.new_number}, the nearest, to replace {plan.old.phone_number}?",
+            default=False,
+            err=True,
+        )
+    except typer.Abort:  # Ctrl-C at the prompt
+        raise KeyboardInterrupt from None
     return plan.any_area
 
 
@@ -200,6 +203,8 @@ def _swap_many(
     any_area: bool,
 ) -> None:
     if not records:
+        if run.output.format == "json":
+            run.output.document([])
         run.output.message("no numbers with that health: nothing to swap")
         return
     plans: list[SwapPlan] = []

@@ -10,6 +10,7 @@ layers above never see a twilio-python object.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -41,6 +42,8 @@ from meetzy_numbers.store.credentials import Credential, CredentialStore
 
 if TYPE_CHECKING:
     from twilio.rest import Client
+
+log = logging.getLogger(__name__)
 
 PAGE_SIZE = 1000
 API_ROOT = "https://api.twilio.com"
@@ -203,6 +206,13 @@ class Gateway:
         """The main account first, then its open subaccounts by name."""
         main = Account(self.main_sid, "main account", is_main=True)
         credential = self.credential(main, manage=False)
+        if credential.username.startswith("SK"):
+            log.warning(
+                "the main account's credential is an API key, and Twilio shows "
+                "no subaccounts to API keys; to list them, store the auth token: "
+                "meetzy-numbers creds set %s",
+                self.main_sid,
+            )
         found: list[Account] = []
         with mapped_errors(
             self.http,

@@ -126,14 +126,17 @@ class SandboxTransport:
                 data=_strings(data),
                 headers=dict(headers),
             )
-        except StateFileError as error:
+        except (StateFileError, AttributeError, KeyError, TypeError) as error:
+            # A state file edited into the wrong shape breaks the simulation,
+            # not the tool: say how to restore it.
             raise sandbox_broken(error) from None
         return Answer(answer.status, answer.body, answer.headers)
 
 
 def sandbox_broken(error: Exception) -> MeetzyError:
+    reason = _first_line(error).split(";")[0]
     return MeetzyError(
-        f"the sandbox's state file cannot be used ({_first_line(error)})",
+        f"the sandbox's state file cannot be used ({reason})",
         hint="restore the sandbox with: meetzy-numbers sandbox reset",
     )
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from meetzy_numbers.errors import MeetzyError, NotFound, Refused
+from meetzy_numbers.errors import MeetzyError, NotFound, Refused, UsageError
 from meetzy_numbers.model.accounts import Account
 from meetzy_numbers.model.numbers import (
     Kind,
@@ -107,7 +107,7 @@ def plan_assign(ctx: Context, agent: str, *, force: bool) -> Planner:
         )
     base = ctx.config.webhook_base
     if not base:
-        raise Refused(
+        raise UsageError(
             "no webhook base is configured, so there is no agent URL to route to",
             hint="set it with: meetzy-numbers config set webhook_base https://…",
         )

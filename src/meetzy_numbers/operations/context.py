@@ -159,7 +159,7 @@ class Context:
 
             try:
                 sandbox = Sandbox(self.paths.sandbox_state_file)
-            except StateFileError as error:
+            except (StateFileError, AttributeError, KeyError, TypeError) as error:
                 raise sandbox_broken(error) from None
             transport = SandboxTransport(sandbox)
         else:

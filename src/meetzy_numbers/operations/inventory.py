@@ -55,6 +55,11 @@ def list_accounts(ctx: Context) -> list[Account]:
     return accounts
 
 
+def forget_accounts(ctx: Context, main_sid: str) -> None:
+    """Drop the cached list of subaccounts: new credentials may see others."""
+    ctx.cache.clear(_accounts_key(main_sid))
+
+
 def resolve_account(ctx: Context, ref: str) -> Account:
     """An account named by SID, alias or friendly name (any case)."""
     accounts = list_accounts(ctx)
@@ -164,6 +169,11 @@ def load_inventory(ctx: Context, accounts: list[Account]) -> Inventory:
             continue
         inventory.fetched_at[account.sid] = result.fetched_at
         inventory.records.extend(records_of(ctx, result, account))
+    if not ctx.config.webhook_base and inventory.records:
+        log.warning(
+            "no webhook_base is configured, so no number can count as assigned; "
+            "set it with: meetzy-numbers config set webhook_base https://…"
+        )
     return inventory
 
 

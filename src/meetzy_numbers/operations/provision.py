@@ -217,6 +217,12 @@ def buy_many(
     """Buy ``count`` numbers from the candidates, in order."""
     from meetzy_numbers.gateway.errors import NUMBER_NOT_AVAILABLE
 
+    for bought in recover_purchases(ctx, account):
+        log.warning(
+            "%s was bought by a run that was interrupted; it is in %s, unassigned",
+            bought.phone_number,
+            account.label(),
+        )
     result = Purchase(account, count, candidates)
     for candidate in candidates:
         if len(result.bought) >= count:
@@ -280,6 +286,52 @@ def buy_one(
         ref=started.id,
     )
     return record, done.id
+
+
+def recover_purchases(ctx: Context, account: Account) -> list[NumberRecord]:
+    """Close the purchases a killed run left open; return those that happened.
+
+    A run killed between asking Twilio for a number and hearing back leaves
+    a "started" buy in the journal. The account says whether it was bought:
+    if so the entry is closed as done and the number is offered before any
+    new purchase, so a rerun never pays for a second one.
+    """
+    closed = {entry.ref for entry in ctx.journal.entries() if entry.ref}
+    recovered: list[NumberRecord] = []
+    for entry in ctx.journal.entries():
+        if (
+            entry.action != "buy"
+            or entry.status != "started"
+            or entry.id in closed
+            or entry.account_sid != account.sid
+            or not entry.phone_number
+        ):
+            continue
+        raw = _owned(ctx, account, entry.phone_number)
+        base = ctx.config.webhook_base
+        record = twilio_number(raw, account.sid, account.name, base) if raw else None
+        ctx.journal.append(
+            action="buy",
+            status="done" if record else "failed",
+            account_sid=account.sid,
+            number_sid=record.sid if record else None,
+            phone_number=entry.phone_number,
+            after=(
+                {**record.routing, "friendly_name": record.friendly_name}
+                if record
+                else None
+            ),
+            detail=(
+                "bought by a run that was interrupted"
+                if record
+                else "interrupted before Twilio sold it"
+            ),
+            run=entry.run,
+            ref=entry.id,
+        )
+        if record is not None:
+            recovered.append(record)
+    return recovered
 
 
 def _purchase(

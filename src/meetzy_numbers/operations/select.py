@@ -103,6 +103,12 @@ def _check(ctx: Context, selector: Selector, texts: list[str]) -> None:
         raise UsageError("name at least one number, or use a selector such as --marked")
     if selector.older_than is not None and not selector.marked:
         raise UsageError("--older-than goes with --marked")
+    if selector.states and not ctx.config.webhook_base:
+        raise UsageError(
+            "no webhook_base is configured, so every agent URL looks foreign and "
+            "--state cannot tell assigned numbers from partial ones",
+            hint="set it first: meetzy-numbers config set webhook_base https://…",
+        )
     if selector.agent and selector.agent not in ctx.config.agents:
         raise NotFound(f"no agent {selector.agent!r} in the config")
 
@@ -131,6 +137,11 @@ def select(
     found = inventory.load_inventory(ctx, accounts)
     if found.failures:
         raise next(iter(found.failures.values()))
+    if selector.health and not any(r.health for r in found.records):
+        raise UsageError(
+            "no phone health is cached for these accounts, so --health selects nothing",
+            hint="compute it first: meetzy-numbers health -A",
+        )
 
     by_sid = {r.sid: r for r in found.records}
     # A Twilio number wins over a caller ID with the same digits.

@@ -27,6 +27,7 @@ from meetzy_numbers.model.numbers import (
     twilio_number,
     with_mark,
 )
+from meetzy_numbers.model.phone import describe
 from meetzy_numbers.operations import provision, replacements
 from meetzy_numbers.operations.changes import new_run_id, plain_name, snapshot
 from meetzy_numbers.operations.context import Context
@@ -310,6 +311,9 @@ def _obtain(ctx: Context, plan: SwapPlan, run: str) -> NumberRecord:
     if plan.buy is not None:
         if plan.needs_area_consent:
             raise area_refusal(plan)
+        for bought in provision.recover_purchases(ctx, plan.account):
+            if _fits(plan, bought):
+                return bought  # paid for by a run that was killed: use it
         record, _ = provision.buy_one(
             ctx, plan.account, str(plan.buy["phone_number"]), plan.papers, run=run
         )
@@ -322,6 +326,17 @@ def _obtain(ctx: Context, plan: SwapPlan, run: str) -> NumberRecord:
             f"{new.phone_number} is no longer free; run swap again to pick another"
         )
     return new
+
+
+def _fits(plan: SwapPlan, record: NumberRecord) -> bool:
+    """Whether a number bought earlier can stand in for the planned purchase."""
+    old, new = describe(plan.old.phone_number), describe(record.phone_number)
+    same_area = plan.any_area or old.area_code == new.area_code
+    return (
+        record.state is State.UNASSIGNED
+        and old.calling_code == new.calling_code
+        and same_area
+    )
 
 
 def _unlink_old(log: _Log, new: NumberRecord | None, outcome: str) -> SwapResult:

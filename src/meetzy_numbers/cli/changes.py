@@ -235,6 +235,13 @@ def _select(
     )
 
 
+def _where(selection: Selection) -> str:
+    """Where the numbers were looked for: one account by name, or all."""
+    if len(selection.accounts) == 1:
+        return selection.accounts[0].name or selection.accounts[0].sid
+    return "any account"
+
+
 def _placeholder(text: str) -> NumberRecord:
     from meetzy_numbers.model.numbers import Kind
 
@@ -253,13 +260,14 @@ def _execute(
     yes: bool = True,
     suffix: str = "",
 ) -> None:
+    where = _where(selection)
     missing = [
         ChangeResult(
             action,
             _placeholder(text),
             Outcome.FAILED,
-            "not in any account",
-            error=NotFound(f"{text} is not a number in any account"),
+            f"not in {where}",
+            error=NotFound(f"{text} is not a number in {where}"),
         )
         for text in selection.missing
     ]

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from meetzy_numbers.cli.app import Format, Run, command_app, confirm, run_of
-from meetzy_numbers.cli.changes import exit_code_for
+from meetzy_numbers.cli.bulk import exit_code_for
 from meetzy_numbers.cli.options import ForceOption, OutputOption, YesOption
 from meetzy_numbers.operations.changes import Outcome
 from meetzy_numbers.operations.history import (

@@ -28,14 +28,14 @@ def main() -> None:
             **os.environ,
             "MEETZY_NUMBERS_HOME": home,
             "FORCE_COLOR": "1",
-            "COLUMNS": "150",
+            "COLUMNS": "172",
         }
         env.pop("NO_COLOR", None)
         command = [sys.executable, "-m", "meetzy_numbers", "--sandbox", "list", "-A"]
         shown = subprocess.run(
             command, env=env, capture_output=True, text=True, check=True
         ).stdout
-    console = Console(record=True, width=150, force_terminal=True, file=io.StringIO())
+    console = Console(record=True, width=172, force_terminal=True, file=io.StringIO())
     console.print(Text.from_ansi(shown))
     OUT.parent.mkdir(exist_ok=True)
     console.save_svg(str(OUT), title="meetzy-numbers --sandbox list -A")

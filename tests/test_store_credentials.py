@@ -33,7 +33,7 @@ KEY_SECRET = "Zq8sVt1xYw2uRp3oNm4lKj5iHg6fEd7c"
 ALTERNATIVE = (
     "Instead, set TWILIO_ACCOUNT_SID with TWILIO_AUTH_TOKEN, or "
     "TWILIO_ACCOUNT_SID with TWILIO_API_KEY and TWILIO_API_SECRET, in the "
-    "environment."
+    "environment; a subaccount's own token goes in TWILIO_AUTH_TOKEN_<its AC… SID>."
 )
 
 
@@ -476,3 +476,21 @@ def test_file_backend_unreadable(tmp_path: Path) -> None:
 
     with pytest.raises(CredentialsError, match="is unreadable; delete it"):
         CredentialStore(FileBackend(path), env={}).get(ACCOUNT)
+
+
+def test_a_subaccount_token_in_its_own_variable() -> None:
+    sub = "AC" + "b" * 32
+    env = {
+        "TWILIO_ACCOUNT_SID": ACCOUNT,
+        "TWILIO_AUTH_TOKEN": "m" * 32,
+        f"TWILIO_AUTH_TOKEN_{sub}": "s" * 32,
+    }
+    spy = SpyBackend()
+    store = CredentialStore(spy, env=env)
+
+    main, own = store.get(ACCOUNT), store.get(sub)
+
+    assert main is not None and main.secret == "m" * 32
+    assert own is not None and own.secret == "s" * 32 and own.source == "env"
+    assert own.account_sid == sub
+    assert spy.calls == []  # the keyring is never asked

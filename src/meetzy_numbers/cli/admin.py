@@ -12,7 +12,7 @@ from meetzy_numbers.cli.options import OutputOption
 from meetzy_numbers.errors import CredentialsError, ExitCode, MeetzyError, UsageError
 from meetzy_numbers.model.accounts import Account
 from meetzy_numbers.store.config import config_to_dict
-from meetzy_numbers.store.credentials import make_credential
+from meetzy_numbers.store.credentials import KeyringUnavailable, make_credential
 
 # Registered lazily by the root command: see LAZY_COMMANDS in cli/app.py.
 commands = command_app()
@@ -57,7 +57,14 @@ def creds_set(
     )
     context = run.context
     main_sid = context.config.main_account or credential.account_sid
-    account = context.make_gateway(main_sid).check(credential)
+    try:
+        account = context.make_gateway(main_sid).check(credential)
+    except CredentialsError as error:
+        raise CredentialsError(
+            error.message,
+            hint=f"Twilio refused this {credential.kind}: copy it again from the "
+            "Twilio console; nothing was stored",
+        ) from None
     context.credentials.set(credential)
     run.output.message(
         f"stored the {credential.kind} for {account.label()} "
@@ -76,7 +83,11 @@ def _read_secret(from_stdin: bool, what: str) -> str:
     if from_stdin or not sys.stdin.isatty():
         line = sys.stdin.readline()
         if not line.strip():
-            raise UsageError(f"no {what} on stdin")
+            raise UsageError(
+                f"no {what} on stdin",
+                hint="pipe it in: printf '%s' \"$TOKEN\" | meetzy-numbers creds set "
+                "AC… --stdin",
+            )
         return line.strip()
     return str(typer.prompt(what.capitalize(), hide_input=True, err=True))
 
@@ -110,6 +121,11 @@ def creds_list(
         }
         try:
             credential = context.credentials.get(account.sid)
+        except KeyringUnavailable as error:
+            # No keyring (CI, cron): nothing stored there, which is no fault.
+            row.update(detail=error.message)
+            rows.append(row)
+            continue
         except MeetzyError as error:
             row.update(status="unreadable", detail=error.message)
             rows.append(row)

@@ -391,9 +391,11 @@ def _report_swaps(run: Run, results: list[SwapResult], *, bulk: bool = False) ->
     if bulk:
         output.message(f"swap: {len(results) - len(failed)} done, {len(failed)} failed")
     if failed:
-        error = failed[0].error
-        code = error.exit_code if error and not bulk else ExitCode.PARTIAL
-        raise typer.Exit(int(code))
+        # As for every bulk command: all failed for one reason gives that
+        # reason's code; anything done, or mixed reasons, gives 3.
+        codes = {r.error.exit_code if r.error else ExitCode.FAILED for r in failed}
+        code = codes.pop() if len(failed) == len(results) and len(codes) == 1 else None
+        raise typer.Exit(int(code if code is not None else ExitCode.PARTIAL))
 
 
 def _said(result: SwapResult) -> str:

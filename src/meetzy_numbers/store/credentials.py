@@ -40,8 +40,18 @@ ENV_API_SECRET = "TWILIO_API_SECRET"
 
 ENV_ALTERNATIVE = (
     f"Instead, set {ENV_ACCOUNT} with {ENV_TOKEN}, or {ENV_ACCOUNT} with "
-    f"{ENV_API_KEY} and {ENV_API_SECRET}, in the environment."
+    f"{ENV_API_KEY} and {ENV_API_SECRET}, in the environment; a subaccount's "
+    f"own token goes in {ENV_TOKEN}_<its AC… SID>."
 )
+
+
+def per_account(name: str, account_sid: str) -> str:
+    """The variable holding one account's secret, beside the twilio-cli pair.
+
+    TWILIO_ACCOUNT_SID names one account; a cron job that changes numbers in
+    several subaccounts without a keyring needs each one's own secret too.
+    """
+    return f"{name}_{account_sid}"
 
 
 @dataclass(frozen=True)
@@ -197,8 +207,12 @@ class KeyringBackend:
             _raise_keyring_failure(exc, action, account_sid)
 
 
+class KeyringUnavailable(CredentialsError):
+    """The OS keyring could not be used at all (not: it holds bad data)."""
+
+
 def _raise_no_keyring(action: str, account_sid: str) -> NoReturn:
-    raise CredentialsError(
+    raise KeyringUnavailable(
         f"no OS keyring is available on this machine, so the credentials for "
         f"{account_sid} cannot be {_PAST[action]} there. {ENV_ALTERNATIVE}"
     ) from None
@@ -233,7 +247,7 @@ def _raise_keyring_failure(exc: Exception, action: str, account_sid: str) -> NoR
         )
     else:
         message = f"the OS keyring failed ({_reason(exc)}), so {where}."
-    raise CredentialsError(f"{message} {ENV_ALTERNATIVE}") from None
+    raise KeyringUnavailable(f"{message} {ENV_ALTERNATIVE}") from None
 
 
 # Anything long and token-like that is not a SID. Twilio secrets are 32
@@ -327,9 +341,12 @@ class CredentialStore:
         return None
 
     def get(self, account_sid: str) -> Credential | None:
-        """The environment's credential for its account, else the backend's."""
+        """The environment's credential for the account, else the backend's."""
         if self.env_account() == account_sid:
             return self._from_env()
+        own = self._from_account_env(account_sid)
+        if own is not None:
+            return own
         payload = self.backend.read(account_sid)
         if payload is None:
             return None
@@ -375,6 +392,25 @@ class CredentialStore:
                 f"the Twilio credentials in the environment are not usable: "
                 f"{exc.message}"
             ) from None
+
+    def _from_account_env(self, account_sid: str) -> Credential | None:
+        env = self._env
+        token = env.get(per_account(ENV_TOKEN, account_sid), "")
+        key = env.get(per_account(ENV_API_KEY, account_sid), "")
+        key_secret = env.get(per_account(ENV_API_SECRET, account_sid), "")
+        try:
+            if key.strip() and key_secret.strip():
+                return make_credential(
+                    account_sid, key_secret, api_key=key, source="env"
+                )
+            if token.strip():
+                return make_credential(account_sid, token, source="env")
+        except UsageError as exc:
+            raise CredentialsError(
+                f"the Twilio credentials in the environment for {account_sid} are "
+                f"not usable: {exc.message}"
+            ) from None
+        return None
 
     def _decode(self, account_sid: str, payload: str) -> Credential:
         source = "file" if isinstance(self.backend, FileBackend) else "keyring"

@@ -157,10 +157,12 @@ def test_an_update_that_times_out_is_sent_again(
 def test_a_listing_that_is_not_json_exits_1(cli: Invoke) -> None:
     class Html(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            body = b"<html>maintenance</html>"
             self.send_response(200)
             self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(b"<html>maintenance</html>")
+            self.wfile.write(body)
 
         def log_message(self, *args: Any) -> None:
             pass
@@ -173,7 +175,7 @@ def test_a_listing_that_is_not_json_exits_1(cli: Invoke) -> None:
     finally:
         server.shutdown()
 
-    assert result.exit_code == 1
+    assert result.exit_code == 1, result.stderr
     assert "was not JSON" in result.stderr
     assert "Traceback" not in result.output
 

@@ -188,3 +188,36 @@ def test_a_main_api_key_warns_that_subaccounts_are_hidden(sandbox: Invoke) -> No
 
     assert result.exit_code == 0
     assert "Twilio shows no subaccounts to API keys" in result.stderr
+
+
+def test_a_cron_job_gives_a_subaccount_its_own_secret_in_the_environment(
+    cli: Invoke,
+) -> None:
+    from meetzy_numbers.sandbox import Sandbox, serve
+
+    spain, spain_token = next(
+        (s, t) for s, n, t, _ in SEED.accounts if n == "Meetzy Spain"
+    )
+    main_token = next(t for s, _, t, _ in SEED.accounts if s == MAIN)
+    server, thread = serve(Sandbox(None))
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    env = {"TWILIO_ACCOUNT_SID": MAIN, "TWILIO_AUTH_TOKEN": main_token}
+    try:
+        assert cli("config", "set", "webhook_base", SEED.webhook_base).exit_code == 0
+        refused = cli("--api-url", url, "reset", "+34911230118", "--yes", env=env)
+        env[f"TWILIO_AUTH_TOKEN_{spain}"] = spain_token
+        done = cli("--api-url", url, "reset", "+34911230118", "--yes", env=env)
+        listed = cli("--api-url", url, "creds", "list", "-o", "json", env=env)
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+    assert refused.exit_code == 4
+    assert (
+        "TWILIO_AUTH_TOKEN_<its AC… SID>" in refused.stderr
+        or "creds set" in refused.stderr
+    )
+    assert done.exit_code == 0, done.stderr
+    assert spain_token not in done.output
+    rows = {r["account_name"]: r for r in json.loads(listed.stdout)}
+    assert rows["Meetzy Spain"]["source"] == "env"

@@ -134,7 +134,8 @@ class Gateway:
             raise CredentialsError(
                 f"subaccount {account.label()} has no credentials of its own, "
                 "and changing its numbers needs them",
-                hint=f"store them with: meetzy-numbers creds set {account.sid}",
+                hint=f"store them with: meetzy-numbers creds set {account.sid} "
+                f"(or, with no keyring, set TWILIO_AUTH_TOKEN_{account.sid})",
             )
         main = self.credentials.get(self.main_sid)
         if main is None:

@@ -25,6 +25,7 @@ from meetzy_numbers.cli.options import (
     YesOption,
 )
 from meetzy_numbers.errors import NotFound, UsageError
+from meetzy_numbers.model.health import HealthStatus
 from meetzy_numbers.model.numbers import NumberRecord, State
 from meetzy_numbers.operations import changes
 from meetzy_numbers.operations.changes import ChangeResult, Outcome, Planner
@@ -205,7 +206,7 @@ def _confirm_release(run: Run, records: list[NumberRecord], *, yes: bool) -> Non
 # Shared machinery
 
 
-HEALTH_WORDS = ("healthy", "warning", "spam", "unknown")
+HEALTH_WORDS = tuple(status.value for status in HealthStatus)
 
 
 def _health(word: str | None) -> str | None:
